@@ -1,0 +1,67 @@
+#include "server/call_context.h"
+
+#include <mutex>
+#include <unordered_map>
+
+namespace billing::server {
+namespace {
+
+// Calls in flight, keyed by their context. Sharded so that concurrent RPCs
+// rarely contend on one mutex.
+constexpr std::size_t kShards = 16;
+
+struct Shard {
+  std::mutex mu;
+  std::unordered_map<const grpc::ServerContextBase*, CallFacts> calls;
+};
+
+Shard& ShardFor(const grpc::ServerContextBase* ctx) {
+  static Shard shards[kShards];
+  return shards[(reinterpret_cast<std::uintptr_t>(ctx) >> 4) % kShards];
+}
+
+}  // namespace
+
+void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  shard.calls[ctx] = CallFacts{std::move(request_id), {}};
+}
+
+CallFacts EndCall(const grpc::ServerContextBase* ctx) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  if (it == shard.calls.end()) return {};
+  CallFacts facts = std::move(it->second);
+  shard.calls.erase(it);
+  return facts;
+}
+
+std::string RequestId(const grpc::ServerContextBase* ctx) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  return it == shard.calls.end() ? std::string() : it->second.request_id;
+}
+
+void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::string value) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  if (it != shard.calls.end()) it->second.annotations[key] = std::move(value);
+}
+
+}  // namespace billing::server
+
+namespace billing::server {
+
+std::string CallerOf(const grpc::ServerContext* ctx) {
+  const auto auth = ctx->auth_context();
+  if (!auth) return {};
+  const auto names = auth->FindPropertyValues("x509_common_name");
+  if (names.empty()) return {};
+  return std::string(names.front().data(), names.front().size());
+}
+
+}  // namespace billing::server

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace billing::server {
+
+// grpc.health.v1.Health built from Debian's health.proto, so reflection can
+// describe it and grpcurl / buf curl can call it (the built-in health service
+// has no descriptor in the C++ pool). Kubernetes' native gRPC probes use it
+// too.
+//
+// Every service name registered (and "" for the whole server) starts
+// NOT_SERVING. Unknown names get NOT_FOUND from Check, per the protocol.
+class HealthService final : public grpc::health::v1::Health::Service {
+ public:
+  using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+  void Register(const std::string& service);
+  // Sets every registered name (and ""). Ignored after Shutdown.
+  void SetAll(ServingStatus status);
+  ServingStatus Get(const std::string& service) const;
+  // NOT_SERVING for good, and ends every Watch stream so server shutdown
+  // does not wait for them.
+  void Shutdown();
+
+  grpc::Status Check(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override;
+  grpc::Status Watch(grpc::ServerContext* ctx, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, ServingStatus> statuses_{{"", grpc::health::v1::HealthCheckResponse::NOT_SERVING}};
+  bool shutdown_ = false;
+};
+
+}  // namespace billing::server

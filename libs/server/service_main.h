@@ -1,0 +1,81 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "clock/clock.h"
+#include "config/config.h"
+#include "db/migrator.h"
+#include "db/pool.h"
+#include "metrics/metrics.h"
+
+namespace billing::server {
+
+// What a service's wiring gets to build its handlers and workers.
+struct ServiceEnv {
+  const config::Config& config;
+  db::Pool& pool;
+  metrics::Metrics& metrics;
+  const clock::Clock& clock;
+};
+
+// Collects a service's gRPC services and background workers.
+class ServiceRegistrar {
+ public:
+  // Adds an implementation of the generated service GrpcService (e.g.
+  // v1::InvoiceService); its full name becomes a health name.
+  template <typename GrpcService>
+  void AddService(std::unique_ptr<typename GrpcService::Service> impl) {
+    AddService(GrpcService::service_full_name(), std::move(impl));
+  }
+  void AddService(std::string full_name, std::unique_ptr<grpc::Service> impl) {
+    services.emplace_back(std::move(full_name), std::move(impl));
+  }
+  // A background loop (outbox dispatcher, sweeper). It starts once the
+  // service is first ready and must return soon after stop is requested.
+  void AddWorker(std::string name, std::function<void(std::stop_token)> run) {
+    workers.emplace_back(std::move(name), std::move(run));
+  }
+  // An extra port to report in PORTS_FILE and the start-up log (webhook).
+  void ReportPort(std::string name, int port) { ports[std::move(name)] = port; }
+
+  std::vector<std::pair<std::string, std::unique_ptr<grpc::Service>>> services;
+  std::vector<std::pair<std::string, std::function<void(std::stop_token)>>> workers;
+  std::map<std::string, int> ports;
+};
+
+struct ServiceSpec {
+  std::string name;     // "invoice": log service name, ErrorInfo domain prefix
+  std::string summary;  // first paragraph of --help
+  int default_grpc_port;
+  int default_metrics_port;
+  const std::vector<db::Migration>* migrations;
+  std::vector<config::Option> options;  // the service's own, after the common ones
+  std::function<void(ServiceEnv&, ServiceRegistrar&)> build;
+};
+
+// The options every service has (DATABASE_URL, GRPC_LISTEN_ADDRESS, ...).
+std::vector<config::Option> CommonOptions(const ServiceSpec& spec);
+
+// The whole life of a service process:
+//  1. blocks SIGTERM/SIGINT (a dedicated wait handles them);
+//  2. parses config; --help prints usage and exits 0; a bad or missing value
+//     prints one line and exits 2 before anything binds;
+//  3. logs the effective config once, secrets redacted;
+//  4. with --migrate-only: applies migrations and exits (0 or 1);
+//  5. binds /metrics and the gRPC port (failure: exit 1), reports NOT_SERVING;
+//  6. a readiness loop connects, migrates (AUTO_MIGRATE) and pings the
+//     database, flipping health between SERVING and NOT_SERVING, and starts the
+//     workers when first ready;
+//  7. SIGTERM/SIGINT: NOT_SERVING, drain, shutdown within the deadline,
+//     workers stopped, exit 0.
+int ServiceMain(const ServiceSpec& spec, int argc, char** argv);
+
+}  // namespace billing::server

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/security/server_credentials.h>
+
+namespace billing::server {
+
+// TLS for a gRPC port. No cert: plaintext. Cert + key: TLS. Plus a client CA:
+// mutual TLS, where clients must present a certificate signed by that CA.
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+};
+
+// Reads the files and builds server credentials. Throws std::runtime_error
+// naming the file that cannot be read.
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files);
+
+// Reads a whole file; throws std::runtime_error naming it on failure.
+std::string ReadFileOrThrow(const std::string& path, const std::string& what);
+
+}  // namespace billing::server

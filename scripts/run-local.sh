@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The README's first command: set up this machine, build, start a local
+# PostgreSQL (under .local/), the three services, and walk one invoice from
+# booking to creation, printing each call. The services keep running for
+# grpcurl / buf curl; `bash scripts/run-local.sh stop` stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STATE=$ROOT/.local/run
+PG_PORT=${LOCAL_PG_PORT:-55432}
+INVOICE_ADDR=127.0.0.1:${INVOICE_PORT:-50051}
+PAYMENTS_ADDR=127.0.0.1:${PAYMENTS_PORT:-50052}
+NOTIFY_ADDR=127.0.0.1:${NOTIFY_PORT:-50053}
+source scripts/lib/pg.sh
+PGDIR=$(pg_dir_for "$ROOT/.local/pg")
+
+stop_services() {
+  for svc in invoice payments notify; do
+    if [ -f "$STATE/$svc.pid" ]; then
+      kill -TERM "$(cat "$STATE/$svc.pid")" 2>/dev/null || true
+      rm -f "$STATE/$svc.pid"
+    fi
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop_services
+  pg_stop "$PGDIR"
+  echo "stopped the services and PostgreSQL"
+  exit 0
+fi
+
+bash scripts/setup.sh
+bash scripts/build.sh
+mkdir -p "$STATE"
+stop_services
+
+echo "==> PostgreSQL on 127.0.0.1:$PG_PORT (data in $PGDIR)"
+if [ ! -f "$PGDIR/postmaster.pid" ]; then
+  pg_start "$PGDIR" "$PG_PORT"
+fi
+PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
+for db in invoice payments notify; do
+  if [ -z "$("${PSQL[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+    "${PSQL[@]}" -c "CREATE DATABASE $db"
+  fi
+done
+
+start_service() {
+  local svc=$1 addr=$2 metrics=$3; shift 3
+  env DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$svc" \
+      GRPC_LISTEN_ADDRESS="$addr" METRICS_LISTEN_ADDRESS="127.0.0.1:$metrics" "$@" \
+      "$ROOT/build/services/$svc/$svc" >"$STATE/$svc.log" 2>&1 &
+  echo $! >"$STATE/$svc.pid"
+}
+echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($NOTIFY_ADDR); logs in $STATE"
+start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}"
+start_service payments "$PAYMENTS_ADDR" 9462
+start_service notify "$NOTIFY_ADDR" 9463
+
+BUF=(node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge)
+for addr in "$INVOICE_ADDR" "$PAYMENTS_ADDR" "$NOTIFY_ADDR"; do
+  for _ in $(seq 1 100); do
+    if "${BUF[@]}" "http://$addr/grpc.health.v1.Health/Check" -d '{}' 2>/dev/null | grep -q '"SERVING"'; then
+      continue 2
+    fi
+    sleep 0.2
+  done
+  echo "service at $addr did not become SERVING; see $STATE/*.log" >&2
+  exit 1
+done
+echo "    all three SERVING"
+
+call() {
+  local method=$1 body=$2
+  echo
+  echo "==> $method"
+  echo "    $body"
+  "${BUF[@]}" "http://$INVOICE_ADDR/billing.invoice.v1.InvoiceService/$method" -d "$body" | tee "$STATE/last.json"
+}
+
+RUN=$(date +%s)
+call UpsertBooking '{"request_id":"demo-booking-'"$RUN"'","booking":{"booking_id":"demo-'"$RUN"'","status":"BOOKING_STATUS_PENDING","customer":{"name":"Ann Lee","email":"ann@example.com","phone":"+14155550123"},"total":{"amount_minor":25000,"currency_code":"USD"},"activity_name":"Sunset kayak tour","start_local":"2026-12-01T17:00","end_local":"2026-12-01T19:30","time_zone":"America/Denver","confirmation_code":"K7Q2-PX"}}'
+call CreateInvoice '{"request_id":"demo-invoice-'"$RUN"'","booking_id":"demo-'"$RUN"'","amount":{"amount_minor":10000,"currency_code":"USD"},"confirm_on_pay":true,"send_type":"CHANNEL_EMAIL","line_items":[{"name":"Adult ticket","quantity":2,"unit_amount":{"amount_minor":12500,"currency_code":"USD"}}],"days_until_due":7}'
+INVOICE_ID=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).invoice.invoiceId)' "$STATE/last.json")
+call GetInvoice '{"invoice_id":"'"$INVOICE_ID"'"}'
+node -e '
+  const v = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  const due = v.dueNow, b = v.booking;
+  const cents = (due.amountMinor || "0").padStart(3, "0");  // USD: two decimals, no floats
+  console.log(`\nInvoice ${v.invoice.invoiceId} is ${v.invoice.status.replace("INVOICE_STATUS_", "")}: ` +
+              `${due.currencyCode} ${cents.slice(0, -2)}.${cents.slice(-2)} due now for ` +
+              `"${b.activityName}" on ${b.date} ${b.start}-${b.end}.`);
+  console.log(`Pay link: ${v.invoice.payUrl}`);' "$STATE/last.json"
+
+cat <<TXT
+
+The services keep running. Try:
+  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://$INVOICE_ADDR
+  curl -s 127.0.0.1:9461/metrics | grep grpc_server_handled_total
+Sending the link (notify) and paying it (payments + the Stripe emulator) join
+this walk as those services land. Stop everything with:
+  bash scripts/run-local.sh stop
+TXT

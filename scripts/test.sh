@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, build, start a
+# throwaway PostgreSQL, run the whole suite (ctest labels unit, integration,
+# e2e, plus buf lint), stop PostgreSQL. Extra arguments go to ctest, e.g.
+#   bash scripts/test.sh -L unit        bash scripts/test.sh -R invoice
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+bash scripts/build.sh
+
+source scripts/lib/pg.sh
+PGDIR=$(pg_dir_for "$PWD/.local/test-pg")
+pg_stop "$PGDIR"
+rm -rf "$PGDIR"
+PORT=$(free_port)
+# Speed over durability for tests; the benchmarks run their own cluster.
+pg_start "$PGDIR" "$PORT" fsync=off synchronous_commit=off full_page_writes=off max_connections=300
+trap 'pg_stop "$PGDIR"' EXIT
+export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
+
+start=$(date +%s)
+ctest --test-dir build --output-on-failure -j "${CTEST_JOBS:-2}" "$@"
+echo "test suite passed in $(( $(date +%s) - start )) s"

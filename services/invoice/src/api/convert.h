@@ -1,0 +1,34 @@
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include "billing/common/v1/money.pb.h"
+#include "billing/invoice/v1/invoice_service.pb.h"
+#include "domain/invoice_manager.h"
+#include "domain/model.h"
+
+// proto <-> domain for the invoice service. The To* (proto -> domain)
+// functions validate shapes and throw errors::Error naming the field; rules
+// that need stored state live in the domain.
+namespace billing::invoice::api {
+
+namespace v1 = ::billing::invoice::v1;
+namespace common = ::billing::common::v1;
+
+domain::UpsertBookingCommand ToUpsertBookingCommand(const v1::UpsertBookingRequest& req,
+                                                    const std::string& caller);
+domain::CreateInvoiceCommand ToCreateInvoiceCommand(const v1::CreateInvoiceRequest& req,
+                                                    const std::string& caller);
+
+void ToProto(const money::Money& m, common::Money* out);
+void ToProto(domain::Time t, google::protobuf::Timestamp* out);
+void ToProto(const domain::Booking& b, v1::Booking* out);
+void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice* out);
+void ToProto(const domain::CustomerPayment& p, v1::CustomerPayment* out);
+void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::GetInvoiceResponse* out);
+
+// Validates a Timestamp (proto range, nanos) and converts it, truncating to
+// microseconds.
+domain::Time ToTime(const google::protobuf::Timestamp& ts, const std::string& field);
+
+}  // namespace billing::invoice::api

@@ -1,0 +1,102 @@
+#include "domain/model.h"
+
+#include <array>
+#include <utility>
+
+namespace billing::invoice::domain {
+namespace {
+
+template <typename E, std::size_t N>
+std::optional<E> ParseFrom(const std::array<std::pair<E, std::string_view>, N>& table,
+                           std::string_view s) {
+  for (const auto& [value, name] : table) {
+    if (name == s) return value;
+  }
+  return std::nullopt;
+}
+
+template <typename E, std::size_t N>
+std::string_view NameFrom(const std::array<std::pair<E, std::string_view>, N>& table, E e) {
+  for (const auto& [value, name] : table) {
+    if (value == e) return name;
+  }
+  return "";
+}
+
+constexpr std::array<std::pair<BookingStatus, std::string_view>, 6> kBookingStatuses = {{
+    {BookingStatus::kDraft, "DRAFT"},
+    {BookingStatus::kPending, "PENDING"},
+    {BookingStatus::kConfirmed, "CONFIRMED"},
+    {BookingStatus::kCanceled, "CANCELED"},
+    {BookingStatus::kVoided, "VOIDED"},
+    {BookingStatus::kPostponed, "POSTPONED"},
+}};
+constexpr std::array<std::pair<Channel, std::string_view>, 2> kChannels = {{
+    {Channel::kEmail, "EMAIL"},
+    {Channel::kSms, "SMS"},
+}};
+constexpr std::array<std::pair<InvoiceStatus, std::string_view>, 5> kInvoiceStatuses = {{
+    {InvoiceStatus::kOpen, "OPEN"},
+    {InvoiceStatus::kPaid, "PAID"},
+    {InvoiceStatus::kClosed, "CLOSED"},
+    {InvoiceStatus::kCanceled, "CANCELED"},
+    {InvoiceStatus::kExpired, "EXPIRED"},
+}};
+constexpr std::array<std::pair<PaymentSource, std::string_view>, 4> kPaymentSources = {{
+    {PaymentSource::kInvoice, "INVOICE"},
+    {PaymentSource::kDashboard, "DASHBOARD"},
+    {PaymentSource::kAutoCharge, "AUTO_CHARGE"},
+    {PaymentSource::kOther, "OTHER"},
+}};
+
+bool Digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+}  // namespace
+
+std::string_view Name(BookingStatus s) { return NameFrom(kBookingStatuses, s); }
+std::string_view Name(Channel c) { return NameFrom(kChannels, c); }
+std::string_view Name(InvoiceStatus s) { return NameFrom(kInvoiceStatuses, s); }
+std::string_view Name(PaymentSource s) { return NameFrom(kPaymentSources, s); }
+std::optional<BookingStatus> ParseBookingStatus(std::string_view s) { return ParseFrom(kBookingStatuses, s); }
+std::optional<Channel> ParseChannel(std::string_view s) { return ParseFrom(kChannels, s); }
+std::optional<InvoiceStatus> ParseInvoiceStatus(std::string_view s) { return ParseFrom(kInvoiceStatuses, s); }
+std::optional<PaymentSource> ParsePaymentSource(std::string_view s) { return ParseFrom(kPaymentSources, s); }
+
+bool IsOff(BookingStatus s) {
+  return s == BookingStatus::kCanceled || s == BookingStatus::kVoided || s == BookingStatus::kPostponed;
+}
+
+std::optional<std::string> NormalizeLocalDateTime(std::string_view s) {
+  if (s.size() != 16 && s.size() != 19) return std::nullopt;
+  int y, mo, d, h, mi, sec = 0;
+  if (!Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
+      !Digits(s, 8, 2, &d) || s[10] != 'T' || !Digits(s, 11, 2, &h) || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi)) {
+    return std::nullopt;
+  }
+  if (s.size() == 19 && (s[16] != ':' || !Digits(s, 17, 2, &sec))) return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1900 || mo < 1 || mo > 12 || d < 1) return std::nullopt;
+  const int month_days = kDays[mo - 1] + (mo == 2 && IsLeap(y) ? 1 : 0);
+  if (d > month_days || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  std::string out(s.substr(0, 16));
+  out += s.size() == 19 ? std::string(s.substr(16)) : ":00";
+  return out;
+}
+
+LocalDateTime SplitLocal(const std::string& normalized) {
+  if (normalized.size() < 16) return {};
+  return {normalized.substr(0, 10), normalized.substr(11, 5)};
+}
+
+}  // namespace billing::invoice::domain

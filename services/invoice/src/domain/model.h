@@ -1,0 +1,143 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clock/clock.h"
+#include "money/money.h"
+
+// The invoice service's domain model: plain data, no protobuf, no SQL.
+namespace billing::invoice::domain {
+
+using clock::Time;
+using money::Money;
+
+enum class BookingStatus { kDraft, kPending, kConfirmed, kCanceled, kVoided, kPostponed };
+enum class Channel { kEmail, kSms };
+enum class InvoiceStatus { kOpen, kPaid, kClosed, kCanceled, kExpired };
+enum class PaymentSource { kInvoice, kDashboard, kAutoCharge, kOther };
+
+// Stable names, used in the database and the event log.
+std::string_view Name(BookingStatus s);
+std::string_view Name(Channel c);
+std::string_view Name(InvoiceStatus s);
+std::string_view Name(PaymentSource s);
+std::optional<BookingStatus> ParseBookingStatus(std::string_view s);
+std::optional<Channel> ParseChannel(std::string_view s);
+std::optional<InvoiceStatus> ParseInvoiceStatus(std::string_view s);
+std::optional<PaymentSource> ParsePaymentSource(std::string_view s);
+
+// Canceled, voided and postponed bookings cannot be billed (seed 002).
+bool IsOff(BookingStatus s);
+
+struct Customer {
+  std::string name;
+  std::string email;
+  std::string phone;
+};
+
+struct Booking {
+  std::string booking_id;
+  BookingStatus status = BookingStatus::kPending;
+  Customer customer;
+  std::string currency;
+  int64_t total_minor = 0;
+  // Sum of customer payments; only this service's own records change it.
+  int64_t paid_minor = 0;
+  std::string activity_name;
+  std::string start_local;  // "YYYY-MM-DDTHH:MM:SS" or ""
+  std::string end_local;
+  std::string time_zone;
+  std::string confirmation_code;
+  std::vector<std::string> required_agreement_ids;
+  std::optional<Time> slot_hold_expires_at;
+  int64_t revision = 0;
+  Time created_at{};
+  Time updated_at{};
+
+  // total − paid; negative when overpaid.
+  int64_t BalanceMinor() const { return total_minor - paid_minor; }
+};
+
+struct LineItem {
+  std::string name;
+  int64_t quantity = 1;
+  int64_t unit_amount_minor = 0;
+  int64_t AmountMinor() const { return quantity * unit_amount_minor; }
+};
+
+struct Fee {
+  std::string name;
+  int64_t amount_minor = 0;
+};
+
+struct CustomField {
+  std::string name;
+  std::string value;
+};
+
+struct Invoice {
+  std::string invoice_id;
+  std::string booking_id;
+  InvoiceStatus status = InvoiceStatus::kOpen;
+  Money amount;
+  bool confirm_on_pay = false;
+  std::string send_to_email_override;
+  Channel send_type = Channel::kEmail;
+  std::string token;
+  std::vector<LineItem> line_items;
+  std::vector<Fee> fees;
+  std::vector<CustomField> custom_fields;
+  std::optional<Time> due_at;
+  std::string status_reason;
+  bool payment_pending = false;
+  std::string customer_payment_id;
+  Time created_at{};
+  Time updated_at{};
+  std::optional<Time> paid_at;
+};
+
+struct CustomerPayment {
+  std::string customer_payment_id;
+  std::string booking_id;
+  std::string invoice_id;
+  Money amount;
+  PaymentSource source = PaymentSource::kOther;
+  std::string payment_intent_id;
+  std::string external_reference;
+  Time created_at{};
+};
+
+struct InvoiceEvent {
+  int64_t sequence = 0;
+  std::string invoice_id;
+  std::string type;  // "CREATED", "PAID", ...
+  std::optional<InvoiceStatus> from_status;
+  InvoiceStatus to_status = InvoiceStatus::kOpen;
+  std::string reason;
+  std::string request_id;
+  Time created_at{};
+};
+
+// A claimed idempotency key: which operation it belongs to, a fingerprint of
+// that operation's request, and the resource it produced.
+struct IdempotencyRecord {
+  std::string method;
+  std::string fingerprint;
+  std::string resource_id;
+};
+
+// The local date and time parts of "YYYY-MM-DDTHH:MM:SS".
+struct LocalDateTime {
+  std::string date;  // "YYYY-MM-DD"
+  std::string time;  // "HH:MM"
+};
+// Parses "YYYY-MM-DDTHH:MM" or "YYYY-MM-DDTHH:MM:SS" (a real calendar date,
+// 24-hour time) and returns it normalized with seconds; nullopt if invalid.
+std::optional<std::string> NormalizeLocalDateTime(std::string_view s);
+LocalDateTime SplitLocal(const std::string& normalized);
+
+}  // namespace billing::invoice::domain

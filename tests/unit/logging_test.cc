@@ -1,0 +1,47 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "logging/log.h"
+
+namespace billing::logging {
+namespace {
+
+TEST(LoggingTest, OneJsonObjectPerLineWithEscaping) {
+  Init("invoice", Level::kInfo);
+  const std::string line =
+      FormatLine(Level::kWarn, "rpc", {{"method", "/a.B/C"}, {"error", "quote \" newline \n tab \t"}});
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["level"], "warn");
+  EXPECT_EQ(j["service"], "invoice");
+  EXPECT_EQ(j["msg"], "rpc");
+  EXPECT_EQ(j["error"], "quote \" newline \n tab \t");
+  const std::string ts = j["ts"];
+  EXPECT_EQ(ts.size(), 24u);
+  EXPECT_EQ(ts.back(), 'Z');
+}
+
+TEST(LoggingTest, InvalidUtf8CannotBreakTheLine) {
+  const std::string line = FormatLine(Level::kInfo, "m", {{"value", std::string("ok\xff\xfe")}});
+  EXPECT_NO_THROW(nlohmann::json::parse(line));
+}
+
+TEST(LoggingTest, FieldsCannotOverrideTheEnvelope) {
+  Init("notify", Level::kInfo);
+  const auto j = nlohmann::json::parse(FormatLine(Level::kInfo, "m", {{"service", "evil"}, {"level", "x"}}));
+  EXPECT_EQ(j["service"], "notify");
+  EXPECT_EQ(j["level"], "info");
+}
+
+TEST(LoggingTest, LevelsFilter) {
+  Init("x", Level::kWarn);
+  EXPECT_FALSE(Enabled(Level::kInfo));
+  EXPECT_TRUE(Enabled(Level::kError));
+  EXPECT_EQ(ParseLevel("debug"), Level::kDebug);
+  EXPECT_EQ(ParseLevel("nonsense"), Level::kInfo);
+  Init("x", Level::kInfo);
+}
+
+}  // namespace
+}  // namespace billing::logging
