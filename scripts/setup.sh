@@ -32,5 +32,7 @@ fi
 
 if [ ! -x node_modules/.bin/buf ] || ! node_modules/.bin/buf --version >/dev/null 2>&1; then
   echo "setup: installing npm tools (buf)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: npm 11 writes lockfiles without the other
+  # platforms' optional buf binaries, which npm ci then rejects.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
