@@ -11,11 +11,12 @@ PG_PORT=${LOCAL_PG_PORT:-55432}
 INVOICE_ADDR=127.0.0.1:${INVOICE_PORT:-50051}
 PAYMENTS_ADDR=127.0.0.1:${PAYMENTS_PORT:-50052}
 NOTIFY_ADDR=127.0.0.1:${NOTIFY_PORT:-50053}
+STRIPE_ADDR=127.0.0.1:${STRIPE_EMULATOR_PORT:-12111}
 source scripts/lib/pg.sh
 PGDIR=$(pg_dir_for "$ROOT/.local/pg")
 
 stop_services() {
-  for svc in invoice payments notify; do
+  for svc in invoice payments notify stripe-emulator; do
     if [ -f "$STATE/$svc.pid" ]; then
       kill -TERM "$(cat "$STATE/$svc.pid")" 2>/dev/null || true
       rm -f "$STATE/$svc.pid"
@@ -46,6 +47,15 @@ for db in invoice payments notify; do
   fi
 done
 
+echo "==> Stripe emulator on $STRIPE_ADDR (in place of api.stripe.com)"
+LISTEN_ADDRESS="$STRIPE_ADDR" "$ROOT/build/tools/stripe-emulator/stripe-emulator" >"$STATE/stripe-emulator.log" 2>&1 &
+echo $! >"$STATE/stripe-emulator.pid"
+for _ in $(seq 1 50); do
+  curl -sf "http://$STRIPE_ADDR/_emulator/health" >/dev/null && break
+  sleep 0.1
+done
+curl -sf "http://$STRIPE_ADDR/_emulator/health" >/dev/null || { echo "the Stripe emulator did not start; see $STATE/stripe-emulator.log" >&2; exit 1; }
+
 start_service() {
   local svc=$1 addr=$2 metrics=$3; shift 3
   env DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$svc" \
@@ -55,7 +65,7 @@ start_service() {
 }
 echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($NOTIFY_ADDR); logs in $STATE"
 start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}"
-start_service payments "$PAYMENTS_ADDR" 9462
+start_service payments "$PAYMENTS_ADDR" 9462 STRIPE_API_BASE="http://$STRIPE_ADDR" STRIPE_SECRET_KEY=sk_test_local
 start_service notify "$NOTIFY_ADDR" 9463
 
 BUF=(node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge)
@@ -95,10 +105,11 @@ node -e '
 
 cat <<TXT
 
-The services keep running. Try:
+The services and the Stripe emulator (http://$STRIPE_ADDR) keep running. Try:
   node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://$INVOICE_ADDR
   curl -s 127.0.0.1:9461/metrics | grep grpc_server_handled_total
-Sending the link (notify) and paying it (payments + the Stripe emulator) join
-this walk as those services land. Stop everything with:
+  curl -s http://$STRIPE_ADDR/_emulator/ledger
+Sending the link (notify) and paying it (payments, through the Stripe
+emulator) join this walk as those services land. Stop everything with:
   bash scripts/run-local.sh stop
 TXT

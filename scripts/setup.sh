@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # run and test: PostgreSQL server binaries, openssl for test certificates,
   # runuser (util-linux) to run PostgreSQL as its own user when we are root
-  postgresql-15 openssl util-linux ca-certificates
+  postgresql-15 openssl util-linux ca-certificates curl
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 

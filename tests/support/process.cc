@@ -255,6 +255,7 @@ std::string ServiceProcess::Logs() const { return ReadFile(dir_ + "/output.log")
 std::string InvoiceBinary() { return BILLING_INVOICE_BIN; }
 std::string PaymentsBinary() { return BILLING_PAYMENTS_BIN; }
 std::string NotifyBinary() { return BILLING_NOTIFY_BIN; }
+std::string EmulatorBinary() { return BILLING_EMULATOR_BIN; }
 std::string BufBinary() { return BILLING_SOURCE_DIR "/node_modules/.bin/buf"; }
 std::string SourceDir() { return BILLING_SOURCE_DIR; }
 

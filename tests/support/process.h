@@ -83,6 +83,7 @@ std::string InvoiceBinary();
 std::string PaymentsBinary();
 std::string NotifyBinary();
 std::string BufBinary();
+std::string EmulatorBinary();
 std::string SourceDir();
 
 // A unique temporary folder (removed by the OS's tmp cleaning, not by us,
