@@ -507,6 +507,31 @@ TEST_F(EmulatorTest, KeysExpireAfterTheirTtl) {
   EXPECT_GE(r.Json()["created"].get<int64_t>(), Now() + 60);  // the emulator clock moved
 }
 
+TEST_F(EmulatorTest, EveryStateChangeEmitsItsEvent) {
+  auto types = [&] {
+    std::vector<std::string> out;
+    const auto list = Api("GET", "/v1/events", {{"limit", "100"}}).Json();
+    for (const auto& e : list["data"]) out.insert(out.begin(), e["type"].get<std::string>());  // oldest first
+    return out;
+  };
+  CreatePi("pm_card_visa_chargeDeclined");
+  EXPECT_EQ(types(), (std::vector<std::string>{"payment_intent.created", "charge.failed",
+                                               "payment_intent.payment_failed"}));
+  Control("POST", "/_emulator/reset");
+  const std::string pending = CreatePi("pm_card_threeDSecure2Required").Json()["id"];
+  Api("POST", "/v1/payment_intents/" + pending + "/cancel");
+  EXPECT_EQ(types(), (std::vector<std::string>{"payment_intent.created", "payment_intent.requires_action",
+                                               "payment_intent.canceled"}));
+  Control("POST", "/_emulator/reset");
+  const std::string paid = CreatePi("pm_card_visa").Json()["id"];
+  Api("POST", "/v1/refunds", {{"payment_intent", paid}, {"amount", "100"}});
+  EXPECT_EQ(types(), (std::vector<std::string>{"payment_intent.created", "charge.succeeded",
+                                               "payment_intent.succeeded", "refund.created", "charge.refunded"}));
+  const auto refunded = Api("GET", "/v1/events", {{"type", "charge.refunded"}}).Json()["data"][0];
+  EXPECT_EQ(refunded["data"]["object"]["amount_refunded"], 100);
+  EXPECT_EQ(Api("GET", "/v1/events/" + refunded["id"].get<std::string>()).Json()["id"], refunded["id"]);
+}
+
 // --- webhooks ------------------------------------------------------------------
 
 class WebhookTest : public EmulatorTest {
