@@ -64,7 +64,8 @@ start_service() {
   echo $! >"$STATE/$svc.pid"
 }
 echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($NOTIFY_ADDR); logs in $STATE"
-start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}"
+start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}" \
+  BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR"
 start_service payments "$PAYMENTS_ADDR" 9462 STRIPE_API_BASE="http://$STRIPE_ADDR" STRIPE_SECRET_KEY=sk_test_local
 start_service notify "$NOTIFY_ADDR" 9463
 
@@ -90,10 +91,22 @@ call() {
 }
 
 RUN=$(date +%s)
-call UpsertBooking '{"request_id":"demo-booking-'"$RUN"'","booking":{"booking_id":"demo-'"$RUN"'","status":"BOOKING_STATUS_PENDING","customer":{"name":"Ann Lee","email":"ann@example.com","phone":"+14155550123"},"total":{"amount_minor":25000,"currency_code":"USD"},"activity_name":"Sunset kayak tour","start_local":"2026-12-01T17:00","end_local":"2026-12-01T19:30","time_zone":"America/Denver","confirmation_code":"K7Q2-PX"}}'
-call CreateInvoice '{"request_id":"demo-invoice-'"$RUN"'","booking_id":"demo-'"$RUN"'","amount":{"amount_minor":10000,"currency_code":"USD"},"confirm_on_pay":true,"send_type":"CHANNEL_EMAIL","line_items":[{"name":"Adult ticket","quantity":2,"unit_amount":{"amount_minor":12500,"currency_code":"USD"}}],"days_until_due":7}'
-INVOICE_ID=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).invoice.invoiceId)' "$STATE/last.json")
+BOOKING="demo-$RUN"
+field() {  # field <json file> <js expression on v>
+  node -e 'const v = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(eval(process.argv[2]))' "$1" "$2"
+}
+
+call UpsertBooking '{"request_id":"demo-booking-'"$RUN"'","booking":{"booking_id":"'"$BOOKING"'","status":"BOOKING_STATUS_PENDING","customer":{"name":"Ann Lee","email":"ann@example.com","phone":"+14155550123"},"total":{"amount_minor":25000,"currency_code":"USD"},"activity_name":"Sunset kayak tour","start_local":"2026-12-01T17:00","end_local":"2026-12-01T19:30","time_zone":"America/Denver","confirmation_code":"K7Q2-PX"}}'
+call CreateInvoice '{"request_id":"demo-invoice-'"$RUN"'","booking_id":"'"$BOOKING"'","amount":{"amount_minor":10000,"currency_code":"USD"},"confirm_on_pay":true,"send_type":"CHANNEL_EMAIL","line_items":[{"name":"Adult ticket","quantity":2,"unit_amount":{"amount_minor":12500,"currency_code":"USD"}}],"days_until_due":7}'
+INVOICE_ID=$(field "$STATE/last.json" v.invoice.invoiceId)
 call GetInvoice '{"invoice_id":"'"$INVOICE_ID"'"}'
+cp "$STATE/last.json" "$STATE/invoice.json"
+call ResendInvoice '{"request_id":"demo-resend-'"$RUN"'","invoice_id":"'"$INVOICE_ID"'","send_type":"CHANNEL_SMS"}'
+call CreateInvoice '{"request_id":"demo-second-'"$RUN"'","booking_id":"'"$BOOKING"'","amount":{"amount_minor":15000,"currency_code":"USD"},"send_type":"CHANNEL_EMAIL"}'
+SECOND_ID=$(field "$STATE/last.json" v.invoice.invoiceId)
+call ListInvoices '{"booking_id":"'"$BOOKING"'","page_size":10}'
+call CloseInvoice '{"request_id":"demo-close-'"$RUN"'","invoice_id":"'"$SECOND_ID"'","reason":"replaced by a new quote"}'
+call ListInvoiceEvents '{"invoice_id":"'"$INVOICE_ID"'"}'
 node -e '
   const v = JSON.parse(require("fs").readFileSync(process.argv[1]));
   const due = v.dueNow, b = v.booking;
@@ -101,7 +114,9 @@ node -e '
   console.log(`\nInvoice ${v.invoice.invoiceId} is ${v.invoice.status.replace("INVOICE_STATUS_", "")}: ` +
               `${due.currencyCode} ${cents.slice(0, -2)}.${cents.slice(-2)} due now for ` +
               `"${b.activityName}" on ${b.date} ${b.start}-${b.end}.`);
-  console.log(`Pay link: ${v.invoice.payUrl}`);' "$STATE/last.json"
+  console.log(`Pay link: ${v.invoice.payUrl}`);' "$STATE/invoice.json"
+echo "A second invoice ($SECOND_ID) was created, listed and closed; the first was resent by SMS."
+echo "Its notifications wait in the invoice outbox (state PENDING) until the notify service serves them."
 
 cat <<TXT
 

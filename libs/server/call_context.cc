@@ -45,6 +45,20 @@ std::string RequestId(const grpc::ServerContextBase* ctx) {
   return it == shard.calls.end() ? std::string() : it->second.request_id;
 }
 
+bool HandledFlag(const grpc::ServerContextBase* ctx) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  return it != shard.calls.end() && it->second.handled;
+}
+
+void MarkHandled(const grpc::ServerContextBase* ctx) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  if (it != shard.calls.end()) it->second.handled = true;
+}
+
 void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::string value) {
   auto& shard = ShardFor(ctx);
   std::lock_guard lock(shard.mu);

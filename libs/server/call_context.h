@@ -15,6 +15,7 @@ namespace billing::server {
 struct CallFacts {
   std::string request_id;
   std::map<std::string, std::string> annotations;
+  bool handled = false;  // the handler ran (server::Handle)
 };
 
 // Called by the interceptor when a call starts and ends.
@@ -24,6 +25,13 @@ CallFacts EndCall(const grpc::ServerContextBase* ctx);
 // The call's request id (correlation id); "" outside an intercepted call.
 // Pass it on as x-request-id when calling other services.
 std::string RequestId(const grpc::ServerContextBase* ctx);
+
+// Whether MarkHandled was called for this call.
+bool HandledFlag(const grpc::ServerContextBase* ctx);
+
+// Records that the call reached its handler (so a status it did not set,
+// like a request that failed to decode, can be told apart).
+void MarkHandled(const grpc::ServerContextBase* ctx);
 
 // Adds key=value to the call's log line.
 void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::string value);

@@ -22,6 +22,7 @@ void LogInternalError(const grpc::ServerContextBase* ctx, const std::exception* 
 // text ever reaches a caller.
 template <typename Body>
 grpc::Status Handle(grpc::ServerContext* ctx, Body&& body) {
+  MarkHandled(ctx);
   try {
     std::forward<Body>(body)();
     return grpc::Status::OK;

@@ -5,6 +5,7 @@
 
 #include <soci/error.h>
 
+#include "errors/error.h"
 #include "ids/ids.h"
 #include "logging/log.h"
 #include "server/call_context.h"
@@ -78,12 +79,27 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(methods->GetSendStatus());
+      grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::INTERNAL && !Handled() && !quiet_) {
+        // gRPC answers INTERNAL itself when the request does not decode
+        // (invalid UTF-8 in a string, a truncated message): that is the
+        // caller's input, not our failure.
+        status = ToStatus(errors::Error(errors::Reason::kMalformedRequest,
+                                        "the request could not be decoded: a string field holds invalid UTF-8, or the "
+                                        "message is malformed"));
+        methods->ModifySendStatus(status);
+      }
+      Finish(status);
     }
     methods->Proceed();
   }
 
  private:
+  bool Handled() const {
+    // Peek at the call's facts without ending the call.
+    return HandledFlag(info_->server_context());
+  }
+
   std::map<std::string, std::string> Labels() const {
     return {{"grpc_type", TypeLabel(info_->type())}, {"grpc_service", service_}, {"grpc_method", method_}};
   }

@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
 namespace billing::server {
@@ -27,6 +29,24 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& f
     options.pem_root_certs = ReadFileOrThrow(files.client_ca_file, "TLS client CA");
   }
   return grpc::SslServerCredentials(options);
+}
+
+std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files) {
+  grpc::ChannelArguments args;
+  // Fail fast instead of waiting for a connection: callers have deadlines
+  // and retries of their own.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (files.ca_file.empty()) {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFileOrThrow(files.ca_file, "client TLS CA");
+  if (!files.cert_file.empty()) {
+    options.pem_cert_chain = ReadFileOrThrow(files.cert_file, "client TLS certificate");
+    options.pem_private_key = ReadFileOrThrow(files.key_file, "client TLS key");
+  }
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(options), args);
 }
 
 }  // namespace billing::server

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/channel.h>
 #include <grpcpp/security/server_credentials.h>
 
 namespace billing::server {
@@ -18,6 +19,18 @@ struct TlsFiles {
 // Reads the files and builds server credentials. Throws std::runtime_error
 // naming the file that cannot be read.
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& files);
+
+// TLS for outgoing gRPC calls. No CA: plaintext. CA: TLS verifying the
+// server. Plus cert + key: mutual TLS.
+struct ClientTlsFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
+// A channel to `target` ("host:port") with the given TLS. Throws
+// std::runtime_error naming an unreadable file.
+std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files);
 
 // Reads a whole file; throws std::runtime_error naming it on failure.
 std::string ReadFileOrThrow(const std::string& path, const std::string& what);

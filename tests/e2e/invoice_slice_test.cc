@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "billing/invoice/v1/invoice_service.grpc.pb.h"
+#include "e2e/invoice_env.h"
+#include "support/fake_notify.h"
 #include "support/grpc_helpers.h"
 #include "support/postgres.h"
 #include "support/process.h"
@@ -21,12 +23,12 @@ class InvoiceSliceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new TestDatabase("slice");
-    svc_ = new ServiceProcess({.binary = InvoiceBinary(),
-                               .env = {{"DATABASE_URL", db_->url()},
-                                       {"PAY_LINK_BASE_URL", "https://pay.example.com/i"}}});
+    notify_ = new FakeNotify();
+    svc_ = new ServiceProcess({.binary = InvoiceBinary(), .env = InvoiceEnv(db_->url(), notify_->address())});
   }
   static void TearDownTestSuite() {
     delete svc_;
+    delete notify_;
     delete db_;
   }
 
@@ -78,12 +80,14 @@ class InvoiceSliceTest : public ::testing::Test {
   }
 
   static TestDatabase* db_;
+  static FakeNotify* notify_;
   static ServiceProcess* svc_;
   static int counter_;
   std::unique_ptr<v1::InvoiceService::Stub> stub_;
 };
 
 TestDatabase* InvoiceSliceTest::db_ = nullptr;
+FakeNotify* InvoiceSliceTest::notify_ = nullptr;
 ServiceProcess* InvoiceSliceTest::svc_ = nullptr;
 int InvoiceSliceTest::counter_ = 0;
 
@@ -288,8 +292,7 @@ TEST_F(InvoiceSliceTest, JsonBodiesThroughBufCurl) {
 }
 
 TEST_F(InvoiceSliceTest, TwoReplicasOnOneDatabaseCreateOneInvoicePerRequest) {
-  ServiceProcess replica({.binary = InvoiceBinary(),
-                          .env = {{"DATABASE_URL", db_->url()}, {"PAY_LINK_BASE_URL", "https://pay.example.com/i"}}});
+  ServiceProcess replica({.binary = InvoiceBinary(), .env = InvoiceEnv(db_->url(), notify_->address())});
   auto other = v1::InvoiceService::NewStub(replica.Channel());
   const std::string booking = UpsertBooking();
   const auto req = CreateRequest(booking, 700);

@@ -31,7 +31,8 @@ struct Binary {
 std::vector<Binary> Binaries() {
   return {
       {"invoice", InvoiceBinary(), "billing.invoice.v1.InvoiceService",
-       "billing.invoice.v1.InvoiceService/PayInvoice", {{"PAY_LINK_BASE_URL", "https://pay.example.com/i"}}},
+       "billing.invoice.v1.InvoiceService/PayInvoice",
+       {{"PAY_LINK_BASE_URL", "https://pay.example.com/i"}, {"BUSINESS_NAME", "Sunset Kayaks"}}},
       {"payments", PaymentsBinary(), "billing.payments.v1.PaymentService",
        "billing.payments.v1.PaymentService/CreatePayment", {}},
       {"notify", NotifyBinary(), "billing.notify.v1.NotifyService",
@@ -91,7 +92,7 @@ TEST(PlatformTest, HelpAndFailFastConfiguration) {
   }
 
   const auto no_link = RunCommand({InvoiceBinary()}, {{"DATABASE_URL", "postgresql://x@127.0.0.1/x"},
-                                                      {"PAY_LINK_BASE_URL", ""}});
+                                                      {"PAY_LINK_BASE_URL", ""}, {"BUSINESS_NAME", "B"}});
   EXPECT_EQ(no_link.exit_code, 2);
   EXPECT_NE(no_link.output.find("PAY_LINK_BASE_URL"), std::string::npos);
 }
@@ -148,7 +149,7 @@ TEST(PlatformTest, InFlightCallsFinishDuringDrainAndHealthTurnsNotServing) {
   TestDatabase db("drain");
   ServiceProcess svc({.binary = InvoiceBinary(),
                       .env = {{"DATABASE_URL", db.url()},
-                              {"PAY_LINK_BASE_URL", "https://p.example.com"},
+                              {"PAY_LINK_BASE_URL", "https://p.example.com"}, {"BUSINESS_NAME", "B"},
                               {"SHUTDOWN_DRAIN_DELAY_MS", "1500"}}});
   auto channel = svc.Channel();
   ASSERT_EQ(svc.Health("", channel), "SERVING");
@@ -167,7 +168,7 @@ TEST(PlatformTest, NotServingWithoutDatabaseAndRecoversWithoutRestart) {
 
   ServiceProcess svc({.binary = InvoiceBinary(),
                       .env = {{"DATABASE_URL", db.url()},
-                              {"PAY_LINK_BASE_URL", "https://p.example.com"},
+                              {"PAY_LINK_BASE_URL", "https://p.example.com"}, {"BUSINESS_NAME", "B"},
                               {"DB_LEASE_TIMEOUT_MS", "500"}},
                       .wait_serving = false});
   auto channel = svc.Channel();
@@ -218,7 +219,7 @@ TEST(PlatformTest, ConcurrentMigrateOnlyRunsApplyEachMigrationOnce) {
   for (int i = 0; i < kProcesses; ++i) {
     threads.emplace_back([&, i] {
       results[i] = RunCommand({InvoiceBinary(), "--migrate-only"},
-                              {{"DATABASE_URL", db.url()}, {"PAY_LINK_BASE_URL", "https://p.example.com"}});
+                              {{"DATABASE_URL", db.url()}, {"PAY_LINK_BASE_URL", "https://p.example.com"}, {"BUSINESS_NAME", "B"}});
     });
   }
   for (auto& t : threads) t.join();
@@ -273,7 +274,7 @@ class TlsTest : public ::testing::Test {
 TEST_F(TlsTest, TlsAndMutualTls) {
   TestDatabase db("tls");
   std::map<std::string, std::string> env = {{"DATABASE_URL", db.url()},
-                                            {"PAY_LINK_BASE_URL", "https://p.example.com"},
+                                            {"PAY_LINK_BASE_URL", "https://p.example.com"}, {"BUSINESS_NAME", "B"},
                                             {"TLS_CERT_FILE", dir_ + "/server.pem"},
                                             {"TLS_KEY_FILE", dir_ + "/server.key"}};
   {

@@ -69,7 +69,7 @@ class InvoiceStoreTest : public ::testing::Test {
   storage::PgInvoiceStore store_{pool_};
   clock::SystemClock clock_;
   ids::RandomIdGenerator ids_;
-  InvoiceManager manager_{store_, clock_, ids_, {.pay_link_base_url = "https://pay.example.com"}};
+  InvoiceManager manager_{store_, clock_, ids_, {.pay_link_base_url = "https://pay.example.com", .business_name = "B"}};
 };
 
 TEST_F(InvoiceStoreTest, BookingAndInvoiceRoundTripExactly) {
@@ -101,12 +101,15 @@ TEST_F(InvoiceStoreTest, BookingAndInvoiceRoundTripExactly) {
   EXPECT_EQ(inv.due_at, created.due_at);
   EXPECT_EQ(inv.created_at, created.created_at);
   EXPECT_EQ(view.due_now_minor, 50000);
-  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 1);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 2);  // CREATED, NOTIFICATION_QUEUED
+  ASSERT_EQ(view.notifications.size(), 1u);
+  EXPECT_EQ(view.notifications[0].request.phone, "+4670123456");
+  EXPECT_EQ(view.notifications[0].request.booking.activity_name, "Älvkayak — 2h");
 }
 
 TEST_F(InvoiceStoreTest, ConcurrentRetriesOfOneRequestCreateOneInvoice) {
   manager_.UpsertBooking({.caller = "", .request_id = "u1", .booking = MakeBooking()});
-  constexpr int kThreads = 8;
+  constexpr int kThreads = 20;
   std::vector<std::string> ids(kThreads);
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
@@ -115,7 +118,8 @@ TEST_F(InvoiceStoreTest, ConcurrentRetriesOfOneRequestCreateOneInvoice) {
   for (auto& t : threads) t.join();
   for (const auto& id : ids) EXPECT_EQ(id, ids[0]);
   EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoices"), 1);
-  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 1);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 2);  // CREATED, NOTIFICATION_QUEUED
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_notifications"), 1);
 }
 
 TEST_F(InvoiceStoreTest, ConcurrentDistinctRequestsAllLand) {
@@ -145,7 +149,7 @@ TEST_F(InvoiceStoreTest, EventLogIsAppendOnly) {
   manager_.CreateInvoice(MakeCreate("c1"));
   EXPECT_ANY_THROW(ExecSql(db_.url(), "UPDATE invoice_events SET reason = 'rewritten'"));
   EXPECT_ANY_THROW(ExecSql(db_.url(), "DELETE FROM invoice_events"));
-  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 1);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 2);  // CREATED, NOTIFICATION_QUEUED
 }
 
 TEST_F(InvoiceStoreTest, IdempotencyKeysAreScopedPerCaller) {

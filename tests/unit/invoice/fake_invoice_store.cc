@@ -1,5 +1,8 @@
 #include "unit/invoice/fake_invoice_store.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace billing::invoice::testing {
 namespace {
 
@@ -8,16 +11,27 @@ using domain::CustomerPayment;
 using domain::IdempotencyRecord;
 using domain::Invoice;
 using domain::InvoiceEvent;
+using domain::InvoiceStatus;
+using domain::NotificationRecord;
 using domain::Time;
+
+void Append(FakeInvoiceStore::Data& d, const InvoiceEvent& e) {
+  InvoiceEvent copy = e;
+  int64_t last = 0;
+  for (const auto& other : d.events) {
+    if (other.invoice_id == e.invoice_id) last = std::max(last, other.sequence);
+  }
+  copy.sequence = last + 1;
+  d.events.push_back(copy);
+}
 
 class FakeTx final : public domain::InvoiceTx {
  public:
   explicit FakeTx(FakeInvoiceStore::Data& d) : d_(d) {}
 
-  std::optional<IdempotencyRecord> ClaimIdempotencyKey(const std::string& caller,
-                                                       const std::string& request_id,
-                                                       const std::string& method,
-                                                       const std::string& fingerprint, Time) override {
+  std::optional<IdempotencyRecord> ClaimIdempotencyKey(const std::string& caller, const std::string& request_id,
+                                                       const std::string& method, const std::string& fingerprint,
+                                                       Time) override {
     auto key = std::make_pair(caller, request_id);
     if (auto it = d_.keys.find(key); it != d_.keys.end()) return it->second;
     d_.keys[key] = {method, fingerprint, ""};
@@ -42,14 +56,28 @@ class FakeTx final : public domain::InvoiceTx {
     stored.paid_minor = paid;
     stored.created_at = created;
   }
+  void SetBookingPaid(const std::string& id, int64_t paid, Time updated) override {
+    d_.bookings.at(id).paid_minor = paid;
+    d_.bookings.at(id).updated_at = updated;
+  }
   bool BookingHasInvoicesOrPayments(const std::string& id) override {
     for (const auto& [_, inv] : d_.invoices) {
       if (inv.booking_id == id) return true;
     }
-    for (const auto& p : d_.payments) {
-      if (p.booking_id == id) return true;
+    return std::any_of(d_.payments.begin(), d_.payments.end(),
+                       [&](const CustomerPayment& p) { return p.booking_id == id; });
+  }
+  void RenameBooking(const std::string& from, const std::string& to) override {
+    Booking b = d_.bookings.at(from);
+    d_.bookings.erase(from);
+    b.booking_id = to;
+    d_.bookings[to] = b;
+    for (auto& [_, inv] : d_.invoices) {
+      if (inv.booking_id == from) inv.booking_id = to;
     }
-    return false;
+    for (auto& p : d_.payments) {
+      if (p.booking_id == from) p.booking_id = to;
+    }
   }
   void InsertInvoice(const Invoice& inv) override {
     for (const auto& [_, other] : d_.invoices) {
@@ -68,6 +96,41 @@ class FakeTx final : public domain::InvoiceTx {
     }
     return std::nullopt;
   }
+  std::optional<Invoice> LockInvoice(const std::string& id) override { return FindInvoice(id); }
+  std::vector<Invoice> LockOpenInvoices(const std::string& booking_id) override {
+    std::vector<Invoice> out;
+    for (const auto& [_, inv] : d_.invoices) {
+      if (inv.booking_id == booking_id && inv.status == InvoiceStatus::kOpen) out.push_back(inv);
+    }
+    return out;
+  }
+  void UpdateInvoice(const Invoice& inv) override { d_.invoices.at(inv.invoice_id) = inv; }
+  std::vector<Invoice> ListInvoices(const domain::InvoiceFilter& f, const std::optional<domain::InvoiceCursor>& after,
+                                    int limit) override {
+    std::vector<Invoice> all;
+    for (const auto& [_, inv] : d_.invoices) {
+      if (!f.booking_id.empty() && inv.booking_id != f.booking_id) continue;
+      if (f.status && inv.status != *f.status) continue;
+      if (after && std::tie(inv.created_at, inv.invoice_id) >= std::tie(after->created_at, after->invoice_id)) continue;
+      all.push_back(inv);
+    }
+    std::sort(all.begin(), all.end(), [](const Invoice& a, const Invoice& b) {
+      return std::tie(a.created_at, a.invoice_id) > std::tie(b.created_at, b.invoice_id);
+    });
+    if (static_cast<int>(all.size()) > limit) all.resize(static_cast<std::size_t>(limit));
+    return all;
+  }
+  std::vector<Invoice> LockDueInvoices(Time now, int limit) override {
+    std::vector<Invoice> out;
+    for (const auto& [_, inv] : d_.invoices) {
+      if (inv.status == InvoiceStatus::kOpen && inv.due_at && *inv.due_at <= now && !inv.payment_pending &&
+          static_cast<int>(out.size()) < limit) {
+        out.push_back(inv);
+      }
+    }
+    return out;
+  }
+  void InsertPayment(const CustomerPayment& p) override { d_.payments.push_back(p); }
   std::vector<CustomerPayment> ListPayments(const std::string& booking_id) override {
     std::vector<CustomerPayment> out;
     for (const auto& p : d_.payments) {
@@ -75,14 +138,26 @@ class FakeTx final : public domain::InvoiceTx {
     }
     return out;
   }
-  void AppendEvent(const InvoiceEvent& e) override {
-    InvoiceEvent copy = e;
-    int64_t last = 0;
-    for (const auto& other : d_.events) {
-      if (other.invoice_id == e.invoice_id) last = std::max(last, other.sequence);
+  void AppendEvent(const InvoiceEvent& e) override { Append(d_, e); }
+  std::vector<InvoiceEvent> ListEvents(const std::string& invoice_id, int64_t after, int limit) override {
+    std::vector<InvoiceEvent> out;
+    for (const auto& e : d_.events) {
+      if (e.invoice_id == invoice_id && e.sequence > after && static_cast<int>(out.size()) < limit) out.push_back(e);
     }
-    copy.sequence = last + 1;
-    d_.events.push_back(copy);
+    return out;
+  }
+  int64_t InsertNotification(const NotificationRecord& n) override {
+    FakeInvoiceStore::Notification row{n, n.created_at, std::nullopt};
+    row.record.outbox_id = static_cast<int64_t>(d_.notifications.size()) + 1;
+    d_.notifications.push_back(row);
+    return row.record.outbox_id;
+  }
+  std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) override {
+    std::vector<NotificationRecord> out;
+    for (const auto& n : d_.notifications) {
+      if (n.record.invoice_id == invoice_id) out.push_back(n.record);
+    }
+    return out;
   }
 
  private:
@@ -97,7 +172,89 @@ void FakeInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&
   FakeTx tx(working);
   fn(tx);
   data_ = std::move(working);
-  ++transactions_;
+}
+
+FakeInvoiceStore::Notification& FakeInvoiceStore::Find(int64_t outbox_id) {
+  return data_.notifications.at(static_cast<std::size_t>(outbox_id - 1));
+}
+
+void FakeInvoiceStore::AddEvent(const InvoiceEvent& e) {
+  InvoiceEvent copy = e;
+  copy.from_status = data_.invoices.at(e.invoice_id).status;
+  copy.to_status = *copy.from_status;
+  Append(data_, copy);
+}
+
+std::vector<NotificationRecord> FakeInvoiceStore::Claim(Time now, Time lease_until, int limit) {
+  std::lock_guard lock(mu_);
+  std::vector<NotificationRecord> out;
+  for (auto& n : data_.notifications) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (n.record.state != domain::NotificationState::kPending || n.next_attempt_at > now) continue;
+    if (n.lease_until && *n.lease_until > now) continue;
+    n.lease_until = lease_until;
+    ++n.record.attempts;
+    out.push_back(n.record);
+  }
+  return out;
+}
+
+void FakeInvoiceStore::MarkAccepted(int64_t id, const std::string& notification_id, domain::NotificationState state,
+                                    const std::string& failure_reason, std::optional<Time> sent_at,
+                                    const InvoiceEvent& event) {
+  std::lock_guard lock(mu_);
+  auto& n = Find(id);
+  n.record.state = state;
+  n.record.notification_id = notification_id;
+  n.record.failure_reason = failure_reason;
+  n.record.sent_at = sent_at;
+  n.lease_until.reset();
+  AddEvent(event);
+}
+
+void FakeInvoiceStore::MarkRetry(int64_t id, const std::string& error, Time next_attempt_at) {
+  std::lock_guard lock(mu_);
+  auto& n = Find(id);
+  n.record.failure_reason = error;
+  n.next_attempt_at = next_attempt_at;
+  n.lease_until.reset();
+}
+
+void FakeInvoiceStore::MarkFailed(int64_t id, const std::string& error, const InvoiceEvent& event) {
+  std::lock_guard lock(mu_);
+  auto& n = Find(id);
+  n.record.state = domain::NotificationState::kFailed;
+  n.record.failure_reason = error;
+  n.lease_until.reset();
+  AddEvent(event);
+}
+
+std::vector<NotificationRecord> FakeInvoiceStore::ListQueued(int limit) {
+  std::lock_guard lock(mu_);
+  std::vector<NotificationRecord> out;
+  for (const auto& n : data_.notifications) {
+    if (n.record.state == domain::NotificationState::kQueued && static_cast<int>(out.size()) < limit) {
+      out.push_back(n.record);
+    }
+  }
+  return out;
+}
+
+void FakeInvoiceStore::UpdateDelivery(int64_t id, domain::NotificationState state, const std::string& failure_reason,
+                                      std::optional<Time> sent_at, const InvoiceEvent& event) {
+  std::lock_guard lock(mu_);
+  auto& n = Find(id);
+  n.record.state = state;
+  n.record.failure_reason = failure_reason;
+  n.record.sent_at = sent_at;
+  AddEvent(event);
+}
+
+int64_t FakeInvoiceStore::Backlog() {
+  std::lock_guard lock(mu_);
+  return std::count_if(data_.notifications.begin(), data_.notifications.end(), [](const Notification& n) {
+    return n.record.state == domain::NotificationState::kPending;
+  });
 }
 
 FakeInvoiceStore::Data FakeInvoiceStore::Snapshot() const {

@@ -30,7 +30,7 @@ class InvoiceManagerTest : public ::testing::Test {
  protected:
   InvoiceManagerTest()
       : clock_(clock::FromUnixMicros(1'800'000'000'000'000)),
-        manager_(store_, clock_, ids_, {.pay_link_base_url = "https://pay.example.com/i"}) {}
+        manager_(store_, clock_, ids_, {.pay_link_base_url = "https://pay.example.com/i", .business_name = "Kayak Co"}) {}
 
   Booking MakeBooking(const std::string& id = "bk-1") {
     Booking b;
@@ -90,10 +90,23 @@ TEST_F(InvoiceManagerTest, CreatesOpenInvoiceWithLinkAndEvent) {
   EXPECT_EQ(manager_.PayUrl(inv), "https://pay.example.com/i/" + inv.token);
   EXPECT_EQ(inv.due_at, clock_.Now() + std::chrono::hours(24 * 7));
   const auto data = store_.Snapshot();
-  ASSERT_EQ(data.events.size(), 1u);
+  ASSERT_EQ(data.events.size(), 2u);
   EXPECT_EQ(data.events[0].type, "CREATED");
   EXPECT_EQ(data.events[0].sequence, 1);
   EXPECT_EQ(data.events[0].to_status, InvoiceStatus::kOpen);
+  EXPECT_EQ(data.events[0].actor, "api");
+  EXPECT_EQ(data.events[1].type, "NOTIFICATION_QUEUED");
+  EXPECT_EQ(data.events[1].sequence, 2);
+  // The link notification is in the outbox, in the same transaction.
+  ASSERT_EQ(data.notifications.size(), 1u);
+  const auto& n = data.notifications[0].record;
+  EXPECT_EQ(n.state, NotificationState::kPending);
+  EXPECT_EQ(n.request.email, "ann@example.com");
+  EXPECT_EQ(n.request.pay_url, manager_.PayUrl(inv));
+  EXPECT_EQ(n.request.amount, (Money{10000, "USD"}));
+  EXPECT_EQ(n.request.business_name, "Kayak Co");
+  EXPECT_EQ(n.request.booking.date, "2026-12-01");
+  EXPECT_EQ(n.request.booking.start, "09:00");
 }
 
 TEST_F(InvoiceManagerTest, SameRequestIdReplaysWithoutCreatingAgain) {
@@ -103,7 +116,8 @@ TEST_F(InvoiceManagerTest, SameRequestIdReplaysWithoutCreatingAgain) {
   EXPECT_EQ(first.invoice_id, again.invoice_id);
   EXPECT_EQ(first.token, again.token);
   EXPECT_EQ(store_.Snapshot().invoices.size(), 1u);
-  EXPECT_EQ(store_.Snapshot().events.size(), 1u);
+  EXPECT_EQ(store_.Snapshot().events.size(), 2u);
+  EXPECT_EQ(store_.Snapshot().notifications.size(), 1u);
 }
 
 TEST_F(InvoiceManagerTest, SameRequestIdWithDifferentRequestIsRejected) {
@@ -247,6 +261,256 @@ TEST_F(InvoiceManagerTest, GetByIdAndTokenShowTheSameView) {
   EXPECT_EQ(ErrorOf([&] { manager_.GetInvoiceByToken("nope"); }).first, Reason::kInvoiceNotFound);
   EXPECT_EQ(ErrorOf([&] { manager_.GetInvoiceById("00000000-0000-4000-8000-999999999999"); }).first,
             Reason::kInvoiceNotFound);
+}
+
+// --- seed 002: booking changes ------------------------------------------------
+
+TEST_F(InvoiceManagerTest, CanceledVoidedOrPostponedBookingsCancelUnpaidInvoices) {
+  for (auto status : {BookingStatus::kCanceled, BookingStatus::kVoided, BookingStatus::kPostponed}) {
+    const std::string id = "bk-" + std::string(Name(status));
+    Booking b = MakeBooking(id);
+    Upsert(b, "u1-" + id);
+    auto cmd = MakeCreate("c1-" + id, 1000);
+    cmd.booking_id = id;
+    const Invoice open = manager_.CreateInvoice(cmd);
+    b.status = status;
+    const auto result = manager_.UpsertBooking({.caller = "booking-system", .request_id = "u2-" + id, .booking = b});
+    ASSERT_EQ(result.changed_invoices.size(), 1u);
+    const auto after = store_.Snapshot().invoices.at(open.invoice_id);
+    EXPECT_EQ(after.status, InvoiceStatus::kCanceled);
+    EXPECT_NE(after.status_reason.find(std::string(Name(status))), std::string::npos);
+    const auto events = store_.Snapshot().events;
+    EXPECT_EQ(events.back().type, "CANCELED");
+    EXPECT_EQ(events.back().actor, "booking-system");
+  }
+}
+
+TEST_F(InvoiceManagerTest, PaidInvoicesNeverChange) {
+  Booking b = MakeBooking();
+  Upsert(b, "u1");
+  const Invoice inv = manager_.CreateInvoice(MakeCreate("c1", 25000));
+  manager_.RecordExternalPayment({.caller = "", .request_id = "p1", .booking_id = "bk-1",
+                                  .amount = {25000, "USD"}, .source = PaymentSource::kDashboard});
+  ASSERT_EQ(store_.Snapshot().invoices.at(inv.invoice_id).status, InvoiceStatus::kPaid);
+  b.status = BookingStatus::kCanceled;
+  b.total_minor = 99999;
+  const auto result = manager_.UpsertBooking({.caller = "", .request_id = "u2", .booking = b});
+  EXPECT_TRUE(result.changed_invoices.empty());
+  EXPECT_EQ(store_.Snapshot().invoices.at(inv.invoice_id).status, InvoiceStatus::kPaid);
+}
+
+TEST_F(InvoiceManagerTest, TotalChangesMoveTheBalanceAndSettleWhenCovered) {
+  Booking b = MakeBooking();
+  Upsert(b, "u1");
+  const Invoice inv = manager_.CreateInvoice(MakeCreate("c1", 10000));
+  manager_.RecordExternalPayment({.caller = "", .request_id = "p1", .booking_id = "bk-1",
+                                  .amount = {20000, "USD"}, .source = PaymentSource::kAutoCharge});
+  // Balance 5000: due_now follows it, below the invoice amount.
+  EXPECT_EQ(manager_.GetInvoiceById(inv.invoice_id).due_now_minor, 5000);
+  b.total_minor = 30000;  // rescheduled for more
+  Upsert(b, "u2");
+  EXPECT_EQ(manager_.GetInvoiceById(inv.invoice_id).due_now_minor, 10000);
+  b.total_minor = 20000;  // now fully covered by the payment
+  const auto result = manager_.UpsertBooking({.caller = "", .request_id = "u3", .booking = b});
+  ASSERT_EQ(result.changed_invoices.size(), 1u);
+  const auto view = manager_.GetInvoiceById(inv.invoice_id);
+  EXPECT_EQ(view.invoice.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(view.due_now_minor, 0);
+  EXPECT_NE(view.invoice.status_reason.find("settled"), std::string::npos);
+}
+
+TEST_F(InvoiceManagerTest, ChargesTakenElsewhereSettleOpenInvoices) {
+  Upsert(MakeBooking(), "u1");
+  const Invoice deposit = manager_.CreateInvoice(MakeCreate("c1", 5000));
+  const Invoice rest = manager_.CreateInvoice(MakeCreate("c2", 20000));
+  auto r = manager_.RecordExternalPayment({.caller = "", .request_id = "p1", .booking_id = "bk-1",
+                                           .amount = {10000, "USD"}, .source = PaymentSource::kDashboard,
+                                           .external_reference = "ch_dash_1"});
+  EXPECT_TRUE(r.settled_invoices.empty()) << "15000 still owed";
+  EXPECT_EQ(r.booking.BalanceMinor(), 15000);
+  r = manager_.RecordExternalPayment({.caller = "", .request_id = "p2", .booking_id = "bk-1",
+                                      .amount = {15000, "USD"}, .source = PaymentSource::kAutoCharge,
+                                      .payment_intent_id = "pi_auto_1"});
+  EXPECT_EQ(r.settled_invoices.size(), 2u);
+  for (const auto& id : {deposit.invoice_id, rest.invoice_id}) {
+    const auto inv = store_.Snapshot().invoices.at(id);
+    EXPECT_EQ(inv.status, InvoiceStatus::kPaid);
+    EXPECT_NE(inv.status_reason.find("paid elsewhere"), std::string::npos);
+    EXPECT_EQ(inv.customer_payment_id, r.payment.customer_payment_id);
+  }
+  // Replays apply nothing twice.
+  const auto again = manager_.RecordExternalPayment({.caller = "", .request_id = "p2", .booking_id = "bk-1",
+                                                     .amount = {15000, "USD"}, .source = PaymentSource::kAutoCharge,
+                                                     .payment_intent_id = "pi_auto_1"});
+  EXPECT_EQ(again.payment.customer_payment_id, r.payment.customer_payment_id);
+  EXPECT_EQ(store_.Snapshot().bookings.at("bk-1").paid_minor, 25000);
+  // The same PaymentIntent under another request_id is refused.
+  EXPECT_EQ(ErrorOf([&] {
+              manager_.RecordExternalPayment({.caller = "", .request_id = "p3", .booking_id = "bk-1",
+                                              .amount = {100, "USD"}, .source = PaymentSource::kAutoCharge,
+                                              .payment_intent_id = "pi_auto_1"});
+            }).first,
+            Reason::kPaymentAlreadyRecorded);
+  EXPECT_EQ(ErrorOf([&] {
+              manager_.RecordExternalPayment({.caller = "", .request_id = "p4", .booking_id = "bk-1",
+                                              .amount = {100, "EUR"}, .source = PaymentSource::kOther});
+            }).first,
+            Reason::kCurrencyMismatch);
+}
+
+TEST_F(InvoiceManagerTest, RenumberedBookingsKeepTheirInvoices) {
+  Upsert(MakeBooking("bk-old"), "u1");
+  auto cmd = MakeCreate("c1", 1000);
+  cmd.booking_id = "bk-old";
+  const Invoice inv = manager_.CreateInvoice(cmd);
+  Booking renamed = MakeBooking("bk-new");
+  manager_.UpsertBooking({.caller = "", .request_id = "u2", .booking = renamed, .previous_booking_id = "bk-old"});
+  const auto data = store_.Snapshot();
+  EXPECT_EQ(data.bookings.count("bk-old"), 0u);
+  EXPECT_EQ(data.invoices.at(inv.invoice_id).booking_id, "bk-new");
+  EXPECT_EQ(manager_.GetInvoiceById(inv.invoice_id).booking.booking_id, "bk-new");
+  // Renumbering onto an id that is taken is refused.
+  Upsert(MakeBooking("bk-other"), "u3");
+  auto [reason, field] = ErrorOf([&] {
+    manager_.UpsertBooking({.caller = "", .request_id = "u4", .booking = MakeBooking("bk-other"),
+                            .previous_booking_id = "bk-new"});
+  });
+  EXPECT_EQ(reason, Reason::kBookingIdTaken);
+  EXPECT_EQ(field, "booking.booking_id");
+}
+
+// --- resend, close, list, events, due dates ------------------------------------
+
+TEST_F(InvoiceManagerTest, ResendQueuesTheSameLinkAgainOptionallyByAnotherChannel) {
+  Upsert(MakeBooking(), "u1");
+  const Invoice inv = manager_.CreateInvoice(MakeCreate("c1", 1000));
+  auto r = manager_.ResendInvoice({.caller = "", .request_id = "r1", .invoice_id = inv.invoice_id});
+  EXPECT_EQ(r.notification.request.channel, Channel::kEmail);
+  EXPECT_EQ(r.notification.request.pay_url, manager_.PayUrl(inv));
+  r = manager_.ResendInvoice({.caller = "", .request_id = "r2", .invoice_id = inv.invoice_id,
+                              .channel = Channel::kSms});
+  EXPECT_EQ(r.notification.request.phone, "+14155550123");
+  EXPECT_EQ(r.notification.request.pay_url, manager_.PayUrl(inv));
+  // A repeated resend does not queue a third message.
+  const auto again = manager_.ResendInvoice({.caller = "", .request_id = "r2", .invoice_id = inv.invoice_id,
+                                             .channel = Channel::kSms});
+  EXPECT_EQ(again.notification.outbox_id, r.notification.outbox_id);
+  EXPECT_EQ(store_.Snapshot().notifications.size(), 3u);
+  EXPECT_EQ(store_.Snapshot().events.back().type, "RESENT");
+  manager_.CloseInvoice({.caller = "", .request_id = "x", .invoice_id = inv.invoice_id});
+  EXPECT_EQ(ErrorOf([&] { manager_.ResendInvoice({.caller = "", .request_id = "r3", .invoice_id = inv.invoice_id}); })
+                .first,
+            Reason::kInvoiceNotOpen);
+}
+
+TEST_F(InvoiceManagerTest, CloseRules) {
+  Upsert(MakeBooking(), "u1");
+  const Invoice a = manager_.CreateInvoice(MakeCreate("c1", 1000));
+  const Invoice closed = manager_.CloseInvoice({.caller = "dash", .request_id = "k1", .invoice_id = a.invoice_id,
+                                                .reason = "customer paid cash"});
+  EXPECT_EQ(closed.status, InvoiceStatus::kClosed);
+  EXPECT_EQ(closed.status_reason, "customer paid cash");
+  EXPECT_EQ(manager_.CloseInvoice({.caller = "dash", .request_id = "k1", .invoice_id = a.invoice_id,
+                                   .reason = "customer paid cash"})
+                .status,
+            InvoiceStatus::kClosed);  // replay
+  EXPECT_EQ(ErrorOf([&] { manager_.CloseInvoice({.caller = "", .request_id = "k2", .invoice_id = a.invoice_id}); })
+                .first,
+            Reason::kInvoiceNotOpen);
+
+  const Invoice b = manager_.CreateInvoice(MakeCreate("c2", 1000));
+  store_.InTransaction([&](InvoiceTx& tx) {
+    auto inv = *tx.FindInvoice(b.invoice_id);
+    inv.payment_pending = true;
+    tx.UpdateInvoice(inv);
+  });
+  EXPECT_EQ(ErrorOf([&] { manager_.CloseInvoice({.caller = "", .request_id = "k3", .invoice_id = b.invoice_id}); })
+                .first,
+            Reason::kPaymentPending);
+
+  const Invoice c = manager_.CreateInvoice(MakeCreate("c3", 1000));
+  manager_.RecordExternalPayment({.caller = "", .request_id = "p", .booking_id = "bk-1", .amount = {25000, "USD"},
+                                  .source = PaymentSource::kOther});
+  EXPECT_EQ(ErrorOf([&] { manager_.CloseInvoice({.caller = "", .request_id = "k4", .invoice_id = c.invoice_id}); })
+                .first,
+            Reason::kInvoiceAlreadyPaid);
+  EXPECT_EQ(ErrorOf([&] {
+              manager_.CloseInvoice({.caller = "", .request_id = "k5",
+                                     .invoice_id = "00000000-0000-4000-8000-999999999999"});
+            }).first,
+            Reason::kInvoiceNotFound);
+}
+
+TEST_F(InvoiceManagerTest, ListingPagesNewestFirstWithStableTokens) {
+  Upsert(MakeBooking(), "u1");
+  std::vector<std::string> created;
+  for (int i = 0; i < 5; ++i) {
+    created.push_back(manager_.CreateInvoice(MakeCreate("c" + std::to_string(i), 100)).invoice_id);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  auto page = manager_.ListInvoices({.booking_id = "bk-1", .status = std::nullopt}, 2, "");
+  ASSERT_EQ(page.invoices.size(), 2u);
+  EXPECT_EQ(page.invoices[0].invoice_id, created[4]);
+  // An insert between pages does not shift the next page.
+  manager_.CreateInvoice(MakeCreate("late", 100));
+  page = manager_.ListInvoices({.booking_id = "bk-1", .status = std::nullopt}, 2, page.next_page_token);
+  EXPECT_EQ(page.invoices[0].invoice_id, created[2]);
+  EXPECT_EQ(page.invoices[1].invoice_id, created[1]);
+  page = manager_.ListInvoices({.booking_id = "bk-1", .status = std::nullopt}, 2, page.next_page_token);
+  ASSERT_EQ(page.invoices.size(), 1u);
+  EXPECT_EQ(page.invoices[0].invoice_id, created[0]);
+  EXPECT_TRUE(page.next_page_token.empty());
+  // Tokens are bound to their filter and cannot be forged.
+  const auto first = manager_.ListInvoices({.booking_id = "bk-1", .status = std::nullopt}, 1, "");
+  EXPECT_EQ(ErrorOf([&] {
+              manager_.ListInvoices({.booking_id = "bk-1", .status = InvoiceStatus::kPaid}, 1, first.next_page_token);
+            }).second,
+            "page_token");
+  EXPECT_EQ(ErrorOf([&] { manager_.ListInvoices({}, 1, "i1.garbage"); }).second, "page_token");
+  EXPECT_EQ(manager_.ListInvoices({.booking_id = "", .status = InvoiceStatus::kClosed}, 10, "").invoices.size(), 0u);
+}
+
+TEST_F(InvoiceManagerTest, EventLogPages) {
+  Upsert(MakeBooking(), "u1");
+  const Invoice inv = manager_.CreateInvoice(MakeCreate("c1", 100));
+  manager_.ResendInvoice({.caller = "", .request_id = "r1", .invoice_id = inv.invoice_id});
+  manager_.CloseInvoice({.caller = "", .request_id = "k1", .invoice_id = inv.invoice_id});
+  auto page = manager_.ListEvents(inv.invoice_id, 2, "");
+  ASSERT_EQ(page.events.size(), 2u);
+  EXPECT_EQ(page.events[0].type, "CREATED");
+  page = manager_.ListEvents(inv.invoice_id, 2, page.next_page_token);
+  ASSERT_EQ(page.events.size(), 2u);
+  EXPECT_EQ(page.events[0].type, "RESENT");
+  EXPECT_EQ(page.events[1].type, "CLOSED");
+  EXPECT_EQ(page.events[1].from_status, InvoiceStatus::kOpen);
+  EXPECT_EQ(page.events[1].to_status, InvoiceStatus::kClosed);
+  EXPECT_TRUE(page.next_page_token.empty());
+}
+
+TEST_F(InvoiceManagerTest, PastDueInvoicesExpireButPendingPaymentsWait) {
+  Upsert(MakeBooking(), "u1");
+  auto due = MakeCreate("c1", 100);
+  due.days_until_due = 1;
+  const Invoice a = manager_.CreateInvoice(due);
+  due = MakeCreate("c2", 100);
+  due.days_until_due = 1;
+  const Invoice pending = manager_.CreateInvoice(due);
+  store_.InTransaction([&](InvoiceTx& tx) {
+    auto inv = *tx.FindInvoice(pending.invoice_id);
+    inv.payment_pending = true;
+    tx.UpdateInvoice(inv);
+  });
+  const Invoice no_due = manager_.CreateInvoice(MakeCreate("c3", 100));
+  EXPECT_TRUE(manager_.ExpireDueInvoices(10).empty());
+  clock_.Advance(std::chrono::hours(25));
+  const auto expired = manager_.ExpireDueInvoices(10);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].invoice_id, a.invoice_id);
+  const auto data = store_.Snapshot();
+  EXPECT_EQ(data.invoices.at(a.invoice_id).status, InvoiceStatus::kExpired);
+  EXPECT_EQ(data.invoices.at(pending.invoice_id).status, InvoiceStatus::kOpen);
+  EXPECT_EQ(data.invoices.at(no_due.invoice_id).status, InvoiceStatus::kOpen);
+  EXPECT_EQ(data.events.back().actor, "system:due-date-sweeper");
 }
 
 TEST(LocalDateTimeTest, NormalizesAndRejects) {

@@ -72,6 +72,37 @@ v1::InvoiceStatus FromInvoiceStatus(domain::InvoiceStatus s) {
   return v1::INVOICE_STATUS_UNSPECIFIED;
 }
 
+domain::InvoiceStatus ToInvoiceStatus(v1::InvoiceStatus s, const std::string& field) {
+  switch (s) {
+    case v1::INVOICE_STATUS_OPEN: return domain::InvoiceStatus::kOpen;
+    case v1::INVOICE_STATUS_PAID: return domain::InvoiceStatus::kPaid;
+    case v1::INVOICE_STATUS_CLOSED: return domain::InvoiceStatus::kClosed;
+    case v1::INVOICE_STATUS_CANCELED: return domain::InvoiceStatus::kCanceled;
+    case v1::INVOICE_STATUS_EXPIRED: return domain::InvoiceStatus::kExpired;
+    default: throw InvalidField(field, "is not a known InvoiceStatus");
+  }
+}
+
+v1::NotificationPurpose FromPurpose(domain::NotificationPurpose p) {
+  switch (p) {
+    case domain::NotificationPurpose::kInvoiceLink: return v1::NOTIFICATION_PURPOSE_INVOICE_LINK;
+    case domain::NotificationPurpose::kReceipt: return v1::NOTIFICATION_PURPOSE_RECEIPT;
+    case domain::NotificationPurpose::kBookingConfirmation: return v1::NOTIFICATION_PURPOSE_BOOKING_CONFIRMATION;
+    case domain::NotificationPurpose::kPaymentReminder: return v1::NOTIFICATION_PURPOSE_PAYMENT_REMINDER;
+  }
+  return v1::NOTIFICATION_PURPOSE_UNSPECIFIED;
+}
+
+v1::NotificationState FromState(domain::NotificationState s) {
+  switch (s) {
+    case domain::NotificationState::kPending: return v1::NOTIFICATION_STATE_PENDING;
+    case domain::NotificationState::kQueued: return v1::NOTIFICATION_STATE_QUEUED;
+    case domain::NotificationState::kSent: return v1::NOTIFICATION_STATE_SENT;
+    case domain::NotificationState::kFailed: return v1::NOTIFICATION_STATE_FAILED;
+  }
+  return v1::NOTIFICATION_STATE_UNSPECIFIED;
+}
+
 v1::PaymentSource FromPaymentSource(domain::PaymentSource s) {
   switch (s) {
     case domain::PaymentSource::kInvoice: return v1::PAYMENT_SOURCE_INVOICE;
@@ -127,6 +158,7 @@ domain::Time ToTime(const google::protobuf::Timestamp& ts, const std::string& fi
 domain::UpsertBookingCommand ToUpsertBookingCommand(const v1::UpsertBookingRequest& req,
                                                     const std::string& caller) {
   validation::RequireRequestId(req.request_id());
+  if (!req.previous_booking_id().empty()) validation::RequireId("previous_booking_id", req.previous_booking_id());
   if (!req.has_booking()) throw InvalidField("booking", "is required");
   const v1::Booking& b = req.booking();
   domain::UpsertBookingCommand cmd;
@@ -168,7 +200,74 @@ domain::UpsertBookingCommand ToUpsertBookingCommand(const v1::UpsertBookingReque
   }
   if (b.revision() < 0) throw InvalidField("booking.revision", "must not be negative");
   out.revision = b.revision();
+  cmd.previous_booking_id = req.previous_booking_id();
   return cmd;
+}
+
+domain::RecordExternalPaymentCommand ToRecordExternalPaymentCommand(const v1::RecordExternalPaymentRequest& req,
+                                                                    const std::string& caller) {
+  validation::RequireRequestId(req.request_id());
+  domain::RecordExternalPaymentCommand cmd;
+  cmd.caller = caller;
+  cmd.request_id = req.request_id();
+  validation::RequireId("booking_id", req.booking_id());
+  cmd.booking_id = req.booking_id();
+  if (!req.has_amount()) throw InvalidField("amount", "is required");
+  validation::RequireMoney("amount", ToMoney(req.amount()));
+  cmd.amount = ToMoney(req.amount());
+  switch (req.source()) {
+    case v1::PAYMENT_SOURCE_DASHBOARD: cmd.source = domain::PaymentSource::kDashboard; break;
+    case v1::PAYMENT_SOURCE_AUTO_CHARGE: cmd.source = domain::PaymentSource::kAutoCharge; break;
+    case v1::PAYMENT_SOURCE_OTHER: cmd.source = domain::PaymentSource::kOther; break;
+    case v1::PAYMENT_SOURCE_UNSPECIFIED: throw InvalidField("source", "is required");
+    case v1::PAYMENT_SOURCE_INVOICE:
+      throw InvalidField("source", "must be DASHBOARD, AUTO_CHARGE or OTHER; invoice payments come from PayInvoice");
+    default: throw InvalidField("source", "is not a known PaymentSource");
+  }
+  validation::RequireText("external_reference", req.external_reference(), 0, 128);
+  cmd.external_reference = req.external_reference();
+  if (!req.payment_intent_id().empty()) {
+    if (req.payment_intent_id().rfind("pi_", 0) != 0) {
+      throw InvalidField("payment_intent_id", "must be a Stripe PaymentIntent id (pi_...)");
+    }
+    validation::RequireId("payment_intent_id", req.payment_intent_id(), 255);
+  }
+  cmd.payment_intent_id = req.payment_intent_id();
+  return cmd;
+}
+
+domain::ResendInvoiceCommand ToResendInvoiceCommand(const v1::ResendInvoiceRequest& req, const std::string& caller) {
+  validation::RequireRequestId(req.request_id());
+  validation::RequireUuid("invoice_id", req.invoice_id());
+  domain::ResendInvoiceCommand cmd;
+  cmd.caller = caller;
+  cmd.request_id = req.request_id();
+  cmd.invoice_id = req.invoice_id();
+  if (req.send_type() != common::CHANNEL_UNSPECIFIED) cmd.channel = ToChannel(req.send_type(), "send_type");
+  if (!req.send_to_email_override().empty() && !validation::IsValidEmail(req.send_to_email_override())) {
+    throw InvalidField("send_to_email_override", "must be a valid email address");
+  }
+  cmd.email_override = req.send_to_email_override();
+  return cmd;
+}
+
+domain::CloseInvoiceCommand ToCloseInvoiceCommand(const v1::CloseInvoiceRequest& req, const std::string& caller) {
+  validation::RequireRequestId(req.request_id());
+  validation::RequireUuid("invoice_id", req.invoice_id());
+  validation::RequireText("reason", req.reason(), 0, 500);
+  return {caller, req.request_id(), req.invoice_id(), req.reason()};
+}
+
+domain::InvoiceFilter ToInvoiceFilter(const v1::ListInvoicesRequest& req) {
+  domain::InvoiceFilter filter;
+  if (!req.booking_id().empty()) validation::RequireId("booking_id", req.booking_id());
+  filter.booking_id = req.booking_id();
+  if (req.status() != v1::INVOICE_STATUS_UNSPECIFIED) filter.status = ToInvoiceStatus(req.status(), "status");
+  return filter;
+}
+
+void RequirePageToken(const std::string& token) {
+  if (token.size() > 512) throw InvalidField("page_token", "is not a token from a previous page of this list");
 }
 
 domain::CreateInvoiceCommand ToCreateInvoiceCommand(const v1::CreateInvoiceRequest& req,
@@ -313,6 +412,29 @@ void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice
   if (inv.paid_at) ToProto(*inv.paid_at, out->mutable_paid_time());
 }
 
+void ToProto(const domain::NotificationRecord& n, v1::NotificationRecord* out) {
+  out->set_notification_id(n.notification_id);
+  out->set_purpose(FromPurpose(n.request.purpose));
+  out->set_channel(FromChannel(n.request.channel));
+  out->set_recipient(n.request.Recipient());
+  out->set_state(FromState(n.state));
+  out->set_failure_reason(n.failure_reason);
+  ToProto(n.created_at, out->mutable_create_time());
+  if (n.sent_at) ToProto(*n.sent_at, out->mutable_sent_time());
+}
+
+void ToProto(const domain::InvoiceEvent& e, v1::InvoiceEvent* out) {
+  out->set_sequence(e.sequence);
+  out->set_invoice_id(e.invoice_id);
+  out->set_type(e.type);
+  if (e.from_status) out->set_from_status(FromInvoiceStatus(*e.from_status));
+  out->set_to_status(FromInvoiceStatus(e.to_status));
+  out->set_reason(e.reason);
+  out->set_request_id(e.request_id);
+  ToProto(e.created_at, out->mutable_create_time());
+  out->set_actor(e.actor);
+}
+
 void ToProto(const domain::CustomerPayment& p, v1::CustomerPayment* out) {
   out->set_customer_payment_id(p.customer_payment_id);
   out->set_booking_id(p.booking_id);
@@ -359,6 +481,7 @@ void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::Ge
   ToProto(money::Money{b.total_minor, b.currency}, cart->mutable_booking_total());
   ToProto(money::Money{b.paid_minor, b.currency}, cart->mutable_paid());
   ToProto(money::Money{b.BalanceMinor(), b.currency}, cart->mutable_balance());
+  for (const auto& n : view.notifications) ToProto(n, out->add_notifications());
 }
 
 }  // namespace billing::invoice::api

@@ -19,6 +19,13 @@ domain::UpsertBookingCommand ToUpsertBookingCommand(const v1::UpsertBookingReque
                                                     const std::string& caller);
 domain::CreateInvoiceCommand ToCreateInvoiceCommand(const v1::CreateInvoiceRequest& req,
                                                     const std::string& caller);
+domain::RecordExternalPaymentCommand ToRecordExternalPaymentCommand(const v1::RecordExternalPaymentRequest& req,
+                                                                    const std::string& caller);
+domain::ResendInvoiceCommand ToResendInvoiceCommand(const v1::ResendInvoiceRequest& req, const std::string& caller);
+domain::CloseInvoiceCommand ToCloseInvoiceCommand(const v1::CloseInvoiceRequest& req, const std::string& caller);
+domain::InvoiceFilter ToInvoiceFilter(const v1::ListInvoicesRequest& req);
+// A page token as given: bounded in size, checked by the domain.
+void RequirePageToken(const std::string& token);
 
 void ToProto(const money::Money& m, common::Money* out);
 void ToProto(domain::Time t, google::protobuf::Timestamp* out);
@@ -26,6 +33,8 @@ void ToProto(const domain::Booking& b, v1::Booking* out);
 void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice* out);
 void ToProto(const domain::CustomerPayment& p, v1::CustomerPayment* out);
 void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::GetInvoiceResponse* out);
+void ToProto(const domain::NotificationRecord& n, v1::NotificationRecord* out);
+void ToProto(const domain::InvoiceEvent& e, v1::InvoiceEvent* out);
 
 // Validates a Timestamp (proto range, nanos) and converts it, truncating to
 // microseconds.

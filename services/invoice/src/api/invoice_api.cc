@@ -32,6 +32,7 @@ grpc::Status InvoiceApi::UpsertBooking(grpc::ServerContext* ctx, const v1::Upser
     const auto result = manager_.UpsertBooking(ToUpsertBookingCommand(*req, server::CallerOf(ctx)));
     ToProto(result.booking, resp->mutable_booking());
     resp->set_ignored_as_stale(result.ignored_as_stale);
+    for (const auto& inv : result.changed_invoices) ToProto(inv, manager_.PayUrl(inv), resp->add_changed_invoices());
   });
 }
 
@@ -79,31 +80,66 @@ grpc::Status InvoiceApi::GetInvoice(grpc::ServerContext* ctx, const v1::GetInvoi
   });
 }
 
-// Served by later releases (see the issues that own them); the contract is
-// public already so clients can be written against it.
-grpc::Status InvoiceApi::RecordExternalPayment(grpc::ServerContext*, const v1::RecordExternalPaymentRequest*,
-                                               v1::RecordExternalPaymentResponse*) {
-  return server::NotImplemented("RecordExternalPayment");
+grpc::Status InvoiceApi::RecordExternalPayment(grpc::ServerContext* ctx, const v1::RecordExternalPaymentRequest* req,
+                                               v1::RecordExternalPaymentResponse* resp) {
+  return server::Handle(ctx, [&] {
+    server::Annotate(ctx, "booking_id", req->booking_id());
+    const auto result = manager_.RecordExternalPayment(ToRecordExternalPaymentCommand(*req, server::CallerOf(ctx)));
+    ToProto(result.payment, resp->mutable_payment());
+    ToProto(result.booking, resp->mutable_booking());
+    for (const auto& inv : result.settled_invoices) ToProto(inv, manager_.PayUrl(inv), resp->add_settled_invoices());
+  });
 }
-grpc::Status InvoiceApi::ListInvoices(grpc::ServerContext*, const v1::ListInvoicesRequest*,
-                                      v1::ListInvoicesResponse*) {
-  return server::NotImplemented("ListInvoices");
+
+grpc::Status InvoiceApi::ListInvoices(grpc::ServerContext* ctx, const v1::ListInvoicesRequest* req,
+                                      v1::ListInvoicesResponse* resp) {
+  return server::Handle(ctx, [&] {
+    const auto filter = ToInvoiceFilter(*req);
+    const int page_size = validation::RequirePageSize(req->page_size(), 50, 100);
+    RequirePageToken(req->page_token());
+    const auto page = manager_.ListInvoices(filter, page_size, req->page_token());
+    for (const auto& inv : page.invoices) ToProto(inv, manager_.PayUrl(inv), resp->add_invoices());
+    resp->set_next_page_token(page.next_page_token);
+  });
 }
-grpc::Status InvoiceApi::ResendInvoice(grpc::ServerContext*, const v1::ResendInvoiceRequest*,
-                                       v1::ResendInvoiceResponse*) {
-  return server::NotImplemented("ResendInvoice");
+
+grpc::Status InvoiceApi::ResendInvoice(grpc::ServerContext* ctx, const v1::ResendInvoiceRequest* req,
+                                       v1::ResendInvoiceResponse* resp) {
+  return server::Handle(ctx, [&] {
+    server::Annotate(ctx, "invoice_id", req->invoice_id());
+    const auto result = manager_.ResendInvoice(ToResendInvoiceCommand(*req, server::CallerOf(ctx)));
+    ToProto(result.invoice, manager_.PayUrl(result.invoice), resp->mutable_invoice());
+    ToProto(result.notification, resp->mutable_notification());
+  });
 }
-grpc::Status InvoiceApi::CloseInvoice(grpc::ServerContext*, const v1::CloseInvoiceRequest*,
-                                      v1::CloseInvoiceResponse*) {
-  return server::NotImplemented("CloseInvoice");
+
+grpc::Status InvoiceApi::CloseInvoice(grpc::ServerContext* ctx, const v1::CloseInvoiceRequest* req,
+                                      v1::CloseInvoiceResponse* resp) {
+  return server::Handle(ctx, [&] {
+    server::Annotate(ctx, "invoice_id", req->invoice_id());
+    const auto invoice = manager_.CloseInvoice(ToCloseInvoiceCommand(*req, server::CallerOf(ctx)));
+    ToProto(invoice, manager_.PayUrl(invoice), resp->mutable_invoice());
+  });
 }
+
+grpc::Status InvoiceApi::ListInvoiceEvents(grpc::ServerContext* ctx, const v1::ListInvoiceEventsRequest* req,
+                                           v1::ListInvoiceEventsResponse* resp) {
+  return server::Handle(ctx, [&] {
+    validation::RequireUuid("invoice_id", req->invoice_id());
+    server::Annotate(ctx, "invoice_id", req->invoice_id());
+    const int page_size = validation::RequirePageSize(req->page_size(), 100, 500);
+    RequirePageToken(req->page_token());
+    const auto page = manager_.ListEvents(req->invoice_id(), page_size, req->page_token());
+    for (const auto& e : page.events) ToProto(e, resp->add_events());
+    resp->set_next_page_token(page.next_page_token);
+  });
+}
+
+// Served by the pay-flow release; the contract is public already so clients
+// can be written against it.
 grpc::Status InvoiceApi::PayInvoice(grpc::ServerContext*, const v1::PayInvoiceRequest*,
                                     v1::PayInvoiceResponse*) {
   return server::NotImplemented("PayInvoice");
-}
-grpc::Status InvoiceApi::ListInvoiceEvents(grpc::ServerContext*, const v1::ListInvoiceEventsRequest*,
-                                           v1::ListInvoiceEventsResponse*) {
-  return server::NotImplemented("ListInvoiceEvents");
 }
 grpc::Status PaymentEventApi::ApplyPaymentEvent(grpc::ServerContext*, const v1::ApplyPaymentEventRequest*,
                                                 v1::ApplyPaymentEventResponse*) {

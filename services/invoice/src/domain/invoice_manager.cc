@@ -15,8 +15,13 @@ using errors::Reason;
 
 constexpr char kUpsertBooking[] = "UpsertBooking";
 constexpr char kCreateInvoice[] = "CreateInvoice";
+constexpr char kRecordExternalPayment[] = "RecordExternalPayment";
+constexpr char kResendInvoice[] = "ResendInvoice";
+constexpr char kCloseInvoice[] = "CloseInvoice";
+constexpr char kSweeper[] = "system:due-date-sweeper";
 
-std::string BookingFingerprint(const Booking& b) {
+std::string BookingFingerprint(const UpsertBookingCommand& cmd) {
+  const Booking& b = cmd.booking;
   crypto::Fingerprint f(kUpsertBooking);
   f.Add(b.booking_id).Add(Name(b.status)).Add(b.customer.name).Add(b.customer.email);
   f.Add(b.customer.phone).Add(b.currency).AddInt(b.total_minor).Add(b.activity_name);
@@ -25,6 +30,7 @@ std::string BookingFingerprint(const Booking& b) {
   for (const auto& id : b.required_agreement_ids) f.Add(id);
   f.AddInt(b.slot_hold_expires_at ? clock::ToUnixMicros(*b.slot_hold_expires_at) : -1);
   f.AddInt(b.revision);
+  f.Add(cmd.previous_booking_id);
   return f.Digest();
 }
 
@@ -34,12 +40,80 @@ void RequireSameRequest(const IdempotencyRecord& record, const std::string& meth
                         const std::string& fingerprint) {
   if (record.method != method || record.fingerprint != fingerprint) {
     throw Error(Reason::kIdempotencyKeyReused,
-                "request_id was already used for a different request; use a new request_id",
-                "request_id");
+                "request_id was already used for a different request; use a new request_id", "request_id");
   }
 }
 
+Invoice RequireInvoice(std::optional<Invoice> invoice, const std::string& invoice_id) {
+  if (!invoice) {
+    throw Error(Reason::kInvoiceNotFound, "invoice_id " + invoice_id + " does not exist", "invoice_id");
+  }
+  return *invoice;
+}
+
+// Page tokens are opaque to clients: a version tag and base64url of the
+// keyset position plus a digest of the filter they belong to.
+std::string FilterDigest(const InvoiceFilter& f) {
+  return crypto::Sha256Hex(f.booking_id + "|" + (f.status ? std::string(Name(*f.status)) : "*")).substr(0, 16);
+}
+
+std::string EncodeInvoiceToken(const Invoice& last, const InvoiceFilter& f) {
+  return "i1." + ids::Base64UrlEncode(std::to_string(clock::ToUnixMicros(last.created_at)) + ":" + last.invoice_id +
+                                      ":" + FilterDigest(f));
+}
+
+std::optional<InvoiceCursor> DecodeInvoiceToken(const std::string& token, const InvoiceFilter& f) {
+  if (token.empty()) return std::nullopt;
+  const auto bad = [] { return errors::InvalidField("page_token", "is not a token from a previous page of this list"); };
+  std::string raw;
+  if (token.rfind("i1.", 0) != 0 || !ids::Base64UrlDecode(token.substr(3), &raw)) throw bad();
+  const auto a = raw.find(':');
+  const auto b = raw.rfind(':');
+  if (a == std::string::npos || b == a) throw bad();
+  const std::string micros = raw.substr(0, a);
+  const std::string id = raw.substr(a + 1, b - a - 1);
+  if (raw.substr(b + 1) != FilterDigest(f) || !validation::IsUuid(id) || micros.empty() ||
+      micros.find_first_not_of("0123456789") != std::string::npos || micros.size() > 18) {
+    throw bad();
+  }
+  return InvoiceCursor{clock::FromUnixMicros(std::stoll(micros)), id};
+}
+
+std::string EncodeEventToken(const std::string& invoice_id, int64_t sequence) {
+  return "e1." + ids::Base64UrlEncode(invoice_id + ":" + std::to_string(sequence));
+}
+
+int64_t DecodeEventToken(const std::string& token, const std::string& invoice_id) {
+  if (token.empty()) return 0;
+  const auto bad = [] { return errors::InvalidField("page_token", "is not a token from a previous page of this list"); };
+  std::string raw;
+  if (token.rfind("e1.", 0) != 0 || !ids::Base64UrlDecode(token.substr(3), &raw)) throw bad();
+  const auto colon = raw.rfind(':');
+  if (colon == std::string::npos || raw.substr(0, colon) != invoice_id) throw bad();
+  const std::string seq = raw.substr(colon + 1);
+  if (seq.empty() || seq.size() > 18 || seq.find_first_not_of("0123456789") != std::string::npos) throw bad();
+  return std::stoll(seq);
+}
+
+// "ann@example.com" -> "a**@example.com", "+14155550123" -> "+1******0123":
+// enough for support to recognise, without copying contact data into every
+// log entry.
+std::string MaskRecipient(const std::string& r) {
+  const auto at = r.find('@');
+  if (at != std::string::npos) return r.substr(0, 1) + std::string(at > 1 ? at - 1 : 0, '*') + r.substr(at);
+  if (r.size() <= 6) return r;
+  return r.substr(0, 2) + std::string(r.size() - 6, '*') + r.substr(r.size() - 4);
+}
+
 }  // namespace
+
+std::string ActorOf(const std::string& caller) { return caller.empty() ? "api" : caller; }
+
+BookingDetails DetailsOf(const Booking& b) {
+  const auto start = SplitLocal(b.start_local);
+  const auto end = SplitLocal(b.end_local);
+  return {b.booking_id, b.activity_name, start.date, start.time, end.time, end.date, b.confirmation_code};
+}
 
 std::string CreateInvoiceCommand::Fingerprint() const {
   crypto::Fingerprint f(kCreateInvoice);
@@ -60,35 +134,89 @@ InvoiceManager::InvoiceManager(InvoiceStore& store, const clock::Clock& clock, i
                                InvoiceManagerOptions options)
     : store_(store), clock_(clock), ids_(ids), options_(std::move(options)) {}
 
+void InvoiceManager::Transition(InvoiceTx& tx, Invoice& invoice, InvoiceStatus to, const std::string& type,
+                                const std::string& reason, const std::string& actor, const std::string& request_id,
+                                Time now) {
+  const InvoiceStatus from = invoice.status;
+  invoice.status = to;
+  invoice.status_reason = reason;
+  invoice.updated_at = now;
+  if (to == InvoiceStatus::kPaid) invoice.paid_at = now;
+  tx.UpdateInvoice(invoice);
+  tx.AppendEvent({.invoice_id = invoice.invoice_id,
+                  .type = type,
+                  .from_status = from,
+                  .to_status = to,
+                  .reason = reason,
+                  .request_id = request_id,
+                  .created_at = now,
+                  .actor = actor});
+}
+
+std::vector<Invoice> InvoiceManager::SettleIfNothingOwed(InvoiceTx& tx, const Booking& booking, const std::string& type,
+                                                         const std::string& reason,
+                                                         const std::string& customer_payment_id,
+                                                         const std::string& actor, const std::string& request_id,
+                                                         Time now) {
+  std::vector<Invoice> settled;
+  if (booking.BalanceMinor() > 0) return settled;
+  for (Invoice& inv : tx.LockOpenInvoices(booking.booking_id)) {
+    inv.customer_payment_id = customer_payment_id;
+    Transition(tx, inv, InvoiceStatus::kPaid, type, reason, actor, request_id, now);
+    settled.push_back(inv);
+  }
+  return settled;
+}
+
 UpsertBookingResult InvoiceManager::UpsertBooking(const UpsertBookingCommand& cmd) {
-  const std::string fingerprint = BookingFingerprint(cmd.booking);
+  const std::string fingerprint = BookingFingerprint(cmd);
+  const std::string actor = ActorOf(cmd.caller);
   UpsertBookingResult result;
   store_.InTransaction([&](InvoiceTx& tx) {
     result = {};
     const Time now = clock_.Now();
-    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kUpsertBooking,
-                                             fingerprint, now)) {
+    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kUpsertBooking, fingerprint, now)) {
       RequireSameRequest(*record, kUpsertBooking, fingerprint);
       auto current = tx.FindBooking(record->resource_id);
-      if (!current) throw Error(Reason::kBookingNotFound, "booking " + record->resource_id + " no longer exists");
+      if (!current) {
+        throw Error(Reason::kBookingNotFound, "booking_id " + record->resource_id + " no longer exists", "booking_id");
+      }
       result.booking = *current;
       return;
     }
     Booking incoming = cmd.booking;
-    auto existing = tx.LockBooking(incoming.booking_id);
+    const std::string& id = incoming.booking_id;
+    if (!cmd.previous_booking_id.empty() && cmd.previous_booking_id != id) {
+      // Lock both in a fixed order so two renumberings cannot deadlock.
+      const bool old_first = cmd.previous_booking_id < id;
+      auto first = tx.LockBooking(old_first ? cmd.previous_booking_id : id);
+      auto second = tx.LockBooking(old_first ? id : cmd.previous_booking_id);
+      const auto& old_booking = old_first ? first : second;
+      const auto& new_booking = old_first ? second : first;
+      if (old_booking) {
+        if (new_booking) {
+          throw Error(Reason::kBookingIdTaken,
+                      "booking.booking_id " + id + " already belongs to another booking; it cannot replace " +
+                          cmd.previous_booking_id,
+                      "booking.booking_id");
+        }
+        tx.RenameBooking(cmd.previous_booking_id, id);
+      }
+    }
+    auto existing = tx.LockBooking(id);
     if (!existing) {
       incoming.paid_minor = 0;
       incoming.created_at = now;
       incoming.updated_at = now;
       tx.InsertBooking(incoming);
-      result.booking = incoming;
     } else if (incoming.revision > 0 && incoming.revision <= existing->revision) {
       // Delivered out of order: the mirror already holds a newer version.
       result.booking = *existing;
       result.ignored_as_stale = true;
+      tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, id);
+      return;
     } else {
-      if (incoming.currency != existing->currency &&
-          tx.BookingHasInvoicesOrPayments(incoming.booking_id)) {
+      if (incoming.currency != existing->currency && tx.BookingHasInvoicesOrPayments(id)) {
         throw Error(Reason::kBookingCurrencyLocked,
                     "booking.total.currency_code cannot change from " + existing->currency +
                         " once the booking has invoices or payments",
@@ -98,15 +226,30 @@ UpsertBookingResult InvoiceManager::UpsertBooking(const UpsertBookingCommand& cm
       incoming.created_at = existing->created_at;
       incoming.updated_at = now;
       tx.UpdateBooking(incoming);
-      result.booking = incoming;
     }
-    tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, incoming.booking_id);
+    result.booking = incoming;
+
+    // Seed 002: what a booking change does to its unpaid invoices.
+    if (IsOff(incoming.status)) {
+      const std::string reason = "booking " + id + " was " + std::string(Name(incoming.status));
+      for (Invoice& inv : tx.LockOpenInvoices(id)) {
+        Transition(tx, inv, InvoiceStatus::kCanceled, "CANCELED", reason, actor, cmd.request_id, now);
+        result.changed_invoices.push_back(inv);
+      }
+    } else {
+      const auto settled = SettleIfNothingOwed(
+          tx, incoming, "SETTLED",
+          "settled: the booking's total is now " + money::Format({incoming.total_minor, incoming.currency}) +
+              " and its payments cover it",
+          "", actor, cmd.request_id, now);
+      result.changed_invoices.insert(result.changed_invoices.end(), settled.begin(), settled.end());
+    }
+    tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, id);
   });
   return result;
 }
 
-Booking InvoiceManager::GetBooking(const std::string& booking_id,
-                                   std::vector<CustomerPayment>* payments) {
+Booking InvoiceManager::GetBooking(const std::string& booking_id, std::vector<CustomerPayment>* payments) {
   Booking booking;
   store_.InTransaction([&](InvoiceTx& tx) {
     auto found = tx.FindBooking(booking_id);
@@ -117,13 +260,103 @@ Booking InvoiceManager::GetBooking(const std::string& booking_id,
   return booking;
 }
 
+RecordExternalPaymentResult InvoiceManager::RecordExternalPayment(const RecordExternalPaymentCommand& cmd) {
+  crypto::Fingerprint f(kRecordExternalPayment);
+  f.Add(cmd.booking_id).AddInt(cmd.amount.amount_minor).Add(cmd.amount.currency).Add(Name(cmd.source));
+  f.Add(cmd.external_reference).Add(cmd.payment_intent_id);
+  const std::string fingerprint = f.Digest();
+  const std::string actor = ActorOf(cmd.caller);
+  RecordExternalPaymentResult result;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    result = {};
+    const Time now = clock_.Now();
+    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kRecordExternalPayment, fingerprint, now)) {
+      RequireSameRequest(*record, kRecordExternalPayment, fingerprint);
+      for (const auto& p : tx.ListPayments(cmd.booking_id)) {
+        if (p.customer_payment_id == record->resource_id) result.payment = p;
+      }
+      auto booking = tx.FindBooking(cmd.booking_id);
+      if (booking) result.booking = *booking;
+      return;
+    }
+    auto booking = tx.LockBooking(cmd.booking_id);
+    if (!booking) {
+      throw Error(Reason::kBookingNotFound, "booking_id " + cmd.booking_id + " does not exist", "booking_id");
+    }
+    if (cmd.amount.currency != booking->currency) {
+      throw Error(Reason::kCurrencyMismatch, "amount.currency_code must be the booking's currency " + booking->currency,
+                  "amount.currency_code");
+    }
+    if (!cmd.payment_intent_id.empty()) {
+      for (const auto& p : tx.ListPayments(cmd.booking_id)) {
+        if (p.payment_intent_id == cmd.payment_intent_id) {
+          throw Error(Reason::kPaymentAlreadyRecorded,
+                      "payment_intent_id " + cmd.payment_intent_id + " is already recorded for this booking",
+                      "payment_intent_id");
+        }
+      }
+    }
+    const auto paid = money::CheckedAdd(booking->paid_minor, cmd.amount.amount_minor);
+    if (!paid || *paid > money::kMaxAmountMinor * 1000) {
+      throw errors::InvalidField("amount.amount_minor", "would overflow the booking's paid total");
+    }
+    CustomerPayment payment;
+    payment.customer_payment_id = ids_.NewId();
+    payment.booking_id = cmd.booking_id;
+    payment.amount = cmd.amount;
+    payment.source = cmd.source;
+    payment.payment_intent_id = cmd.payment_intent_id;
+    payment.external_reference = cmd.external_reference;
+    payment.created_at = now;
+    tx.InsertPayment(payment);
+    booking->paid_minor = *paid;
+    booking->updated_at = now;
+    tx.SetBookingPaid(booking->booking_id, booking->paid_minor, now);
+    result.payment = payment;
+    result.booking = *booking;
+    result.settled_invoices = SettleIfNothingOwed(
+        tx, *booking, "PAID_ELSEWHERE",
+        "paid elsewhere (" + std::string(Name(cmd.source)) + ", " + money::Format(cmd.amount) + ")",
+        payment.customer_payment_id, actor, cmd.request_id, now);
+    tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, payment.customer_payment_id);
+  });
+  return result;
+}
+
+NotificationRequest InvoiceManager::LinkRequest(const Invoice& invoice, const Booking& booking, Channel channel,
+                                                const std::string& email) const {
+  NotificationRequest r;
+  r.purpose = NotificationPurpose::kInvoiceLink;
+  r.channel = channel;
+  r.email = channel == Channel::kEmail ? email : "";
+  r.phone = channel == Channel::kSms ? booking.customer.phone : "";
+  r.recipient_name = booking.customer.name;
+  r.invoice_id = invoice.invoice_id;
+  r.pay_url = PayUrl(invoice);
+  r.amount = {DueNow(invoice, booking), invoice.amount.currency};
+  r.business_name = options_.business_name;
+  r.booking = DetailsOf(booking);
+  r.due_at = invoice.due_at;
+  return r;
+}
+
+NotificationRecord InvoiceManager::QueueNotification(InvoiceTx& tx, const NotificationRequest& request, Time now) {
+  NotificationRecord n;
+  n.invoice_id = request.invoice_id;
+  n.request = request;
+  n.state = NotificationState::kPending;
+  n.created_at = now;
+  n.outbox_id = tx.InsertNotification(n);
+  return n;
+}
+
 Invoice InvoiceManager::CreateInvoice(const CreateInvoiceCommand& cmd) {
   const std::string fingerprint = cmd.Fingerprint();
+  const std::string actor = ActorOf(cmd.caller);
   Invoice created;
   store_.InTransaction([&](InvoiceTx& tx) {
     const Time now = clock_.Now();
-    if (auto record =
-            tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kCreateInvoice, fingerprint, now)) {
+    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kCreateInvoice, fingerprint, now)) {
       RequireSameRequest(*record, kCreateInvoice, fingerprint);
       auto existing = tx.FindInvoice(record->resource_id);
       if (!existing) throw Error(Reason::kInternal, "idempotency record points at a missing invoice");
@@ -133,38 +366,33 @@ Invoice InvoiceManager::CreateInvoice(const CreateInvoiceCommand& cmd) {
 
     auto booking = tx.LockBooking(cmd.booking_id);
     if (!booking) {
-      throw Error(Reason::kBookingNotFound, "booking_id " + cmd.booking_id + " does not exist",
-                  "booking_id");
+      throw Error(Reason::kBookingNotFound, "booking_id " + cmd.booking_id + " does not exist", "booking_id");
     }
     if (IsOff(booking->status)) {
-      throw Error(Reason::kBookingCanceled,
-                  "booking " + cmd.booking_id + " is " + std::string(Name(booking->status)) +
-                      "; it cannot be invoiced");
+      throw Error(Reason::kBookingCanceled, "booking " + cmd.booking_id + " is " +
+                                                std::string(Name(booking->status)) + "; it cannot be invoiced");
     }
     if (cmd.amount.currency != booking->currency) {
-      throw Error(Reason::kCurrencyMismatch,
-                  "amount.currency_code must be the booking's currency " + booking->currency,
+      throw Error(Reason::kCurrencyMismatch, "amount.currency_code must be the booking's currency " + booking->currency,
                   "amount.currency_code");
     }
     const int64_t balance = booking->BalanceMinor();
-    if (balance <= 0) {
-      throw Error(Reason::kNoBalance, "booking " + cmd.booking_id + " has no outstanding balance");
-    }
+    if (balance <= 0) throw Error(Reason::kNoBalance, "booking " + cmd.booking_id + " has no outstanding balance");
     if (cmd.amount.amount_minor > balance) {
       throw Error(Reason::kAmountExceedsBalance,
                   "amount.amount_minor must be at most the booking's balance " +
                       money::Format({balance, booking->currency}),
                   "amount.amount_minor");
     }
-    if (cmd.send_type == Channel::kEmail && cmd.send_to_email_override.empty() &&
-        !validation::IsValidEmail(booking->customer.email)) {
+    const std::string email = cmd.send_to_email_override.empty() ? booking->customer.email : cmd.send_to_email_override;
+    if (cmd.send_type == Channel::kEmail && !validation::IsValidEmail(email)) {
       throw Error(Reason::kRecipientInvalid,
                   "the booking's customer has no valid email address; set send_to_email_override",
                   "send_to_email_override");
     }
     if (cmd.send_type == Channel::kSms && !validation::IsE164(booking->customer.phone)) {
-      throw Error(Reason::kRecipientInvalid,
-                  "the booking's customer has no valid E.164 phone number for SMS", "send_type");
+      throw Error(Reason::kRecipientInvalid, "the booking's customer has no valid E.164 phone number for SMS",
+                  "send_type");
     }
     std::optional<Time> due_at = cmd.due_at;
     if (cmd.days_until_due) {
@@ -195,11 +423,120 @@ Invoice InvoiceManager::CreateInvoice(const CreateInvoiceCommand& cmd) {
                     .to_status = InvoiceStatus::kOpen,
                     .reason = "invoice created for " + money::Format(inv.amount),
                     .request_id = cmd.request_id,
-                    .created_at = now});
+                    .created_at = now,
+                    .actor = actor});
+    const auto request = LinkRequest(inv, *booking, inv.send_type, email);
+    QueueNotification(tx, request, now);
+    tx.AppendEvent({.invoice_id = inv.invoice_id,
+                    .type = "NOTIFICATION_QUEUED",
+                    .from_status = InvoiceStatus::kOpen,
+                    .to_status = InvoiceStatus::kOpen,
+                    .reason = "payment link queued by " + std::string(Name(inv.send_type)) + " to " +
+                              MaskRecipient(request.Recipient()),
+                    .request_id = cmd.request_id,
+                    .created_at = now,
+                    .actor = actor});
     tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, inv.invoice_id);
     created = inv;
   });
   return created;
+}
+
+ResendInvoiceResult InvoiceManager::ResendInvoice(const ResendInvoiceCommand& cmd) {
+  crypto::Fingerprint f(kResendInvoice);
+  f.Add(cmd.invoice_id).Add(cmd.channel ? Name(*cmd.channel) : "").Add(cmd.email_override);
+  const std::string fingerprint = f.Digest();
+  const std::string actor = ActorOf(cmd.caller);
+  ResendInvoiceResult result;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    const Time now = clock_.Now();
+    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kResendInvoice, fingerprint, now)) {
+      RequireSameRequest(*record, kResendInvoice, fingerprint);
+      result.invoice = RequireInvoice(tx.FindInvoice(cmd.invoice_id), cmd.invoice_id);
+      for (const auto& n : tx.ListNotifications(cmd.invoice_id)) {
+        if (std::to_string(n.outbox_id) == record->resource_id) result.notification = n;
+      }
+      return;
+    }
+    Invoice inv = RequireInvoice(tx.LockInvoice(cmd.invoice_id), cmd.invoice_id);
+    if (inv.status != InvoiceStatus::kOpen) {
+      throw Error(Reason::kInvoiceNotOpen,
+                  "invoice " + inv.invoice_id + " is " + std::string(Name(inv.status)) + "; only OPEN invoices are resent");
+    }
+    auto booking = tx.FindBooking(inv.booking_id);
+    if (!booking) throw Error(Reason::kInternal, "invoice without its booking");
+    const Channel channel = cmd.channel.value_or(inv.send_type);
+    std::string email = cmd.email_override;
+    if (email.empty()) email = inv.send_to_email_override.empty() ? booking->customer.email : inv.send_to_email_override;
+    if (channel == Channel::kEmail && !validation::IsValidEmail(email)) {
+      throw Error(Reason::kRecipientInvalid,
+                  "no valid email address for this invoice; set send_to_email_override", "send_to_email_override");
+    }
+    if (channel == Channel::kSms && !validation::IsE164(booking->customer.phone)) {
+      throw Error(Reason::kRecipientInvalid, "the booking's customer has no valid E.164 phone number for SMS",
+                  "send_type");
+    }
+    const auto request = LinkRequest(inv, *booking, channel, email);
+    result.notification = QueueNotification(tx, request, now);
+    tx.AppendEvent({.invoice_id = inv.invoice_id,
+                    .type = "RESENT",
+                    .from_status = inv.status,
+                    .to_status = inv.status,
+                    .reason = "payment link resent by " + std::string(Name(channel)) + " to " +
+                              MaskRecipient(request.Recipient()),
+                    .request_id = cmd.request_id,
+                    .created_at = now,
+                    .actor = actor});
+    result.invoice = inv;
+    tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, std::to_string(result.notification.outbox_id));
+  });
+  return result;
+}
+
+Invoice InvoiceManager::CloseInvoice(const CloseInvoiceCommand& cmd) {
+  crypto::Fingerprint f(kCloseInvoice);
+  f.Add(cmd.invoice_id).Add(cmd.reason);
+  const std::string fingerprint = f.Digest();
+  const std::string actor = ActorOf(cmd.caller);
+  Invoice closed;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    const Time now = clock_.Now();
+    if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kCloseInvoice, fingerprint, now)) {
+      RequireSameRequest(*record, kCloseInvoice, fingerprint);
+      closed = RequireInvoice(tx.FindInvoice(cmd.invoice_id), cmd.invoice_id);
+      return;
+    }
+    Invoice inv = RequireInvoice(tx.LockInvoice(cmd.invoice_id), cmd.invoice_id);
+    if (inv.status == InvoiceStatus::kPaid) {
+      throw Error(Reason::kInvoiceAlreadyPaid, "invoice " + inv.invoice_id + " is already paid; it cannot be closed");
+    }
+    if (inv.status != InvoiceStatus::kOpen) {
+      throw Error(Reason::kInvoiceNotOpen,
+                  "invoice " + inv.invoice_id + " is " + std::string(Name(inv.status)) + "; only OPEN invoices close");
+    }
+    if (inv.payment_pending) {
+      throw Error(Reason::kPaymentPending,
+                  "a payment for invoice " + inv.invoice_id + " is in progress; it cannot be closed until it resolves");
+    }
+    Transition(tx, inv, InvoiceStatus::kClosed, "CLOSED",
+               cmd.reason.empty() ? "closed without payment" : cmd.reason, actor, cmd.request_id, now);
+    tx.CompleteIdempotencyKey(cmd.caller, cmd.request_id, inv.invoice_id);
+    closed = inv;
+  });
+  return closed;
+}
+
+std::vector<Invoice> InvoiceManager::ExpireDueInvoices(int limit) {
+  std::vector<Invoice> expired;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    expired.clear();
+    const Time now = clock_.Now();
+    for (Invoice& inv : tx.LockDueInvoices(now, limit)) {
+      Transition(tx, inv, InvoiceStatus::kExpired, "EXPIRED", "not paid by its due time", kSweeper, "", now);
+      expired.push_back(inv);
+    }
+  });
+  return expired;
 }
 
 int64_t InvoiceManager::DueNow(const Invoice& invoice, const Booking& booking) {
@@ -213,6 +550,7 @@ InvoiceView InvoiceManager::View(InvoiceTx& tx, Invoice invoice) {
   InvoiceView view;
   view.due_now_minor = DueNow(invoice, *booking);
   view.payments = tx.ListPayments(invoice.booking_id);
+  view.notifications = tx.ListNotifications(invoice.invoice_id);
   view.invoice = std::move(invoice);
   view.booking = std::move(*booking);
   return view;
@@ -220,13 +558,7 @@ InvoiceView InvoiceManager::View(InvoiceTx& tx, Invoice invoice) {
 
 InvoiceView InvoiceManager::GetInvoiceById(const std::string& invoice_id) {
   InvoiceView view;
-  store_.InTransaction([&](InvoiceTx& tx) {
-    auto invoice = tx.FindInvoice(invoice_id);
-    if (!invoice) {
-      throw Error(Reason::kInvoiceNotFound, "invoice_id " + invoice_id + " does not exist", "invoice_id");
-    }
-    view = View(tx, std::move(*invoice));
-  });
+  store_.InTransaction([&](InvoiceTx& tx) { view = View(tx, RequireInvoice(tx.FindInvoice(invoice_id), invoice_id)); });
   return view;
 }
 
@@ -239,6 +571,33 @@ InvoiceView InvoiceManager::GetInvoiceByToken(const std::string& token) {
     view = View(tx, std::move(*invoice));
   });
   return view;
+}
+
+InvoicePage InvoiceManager::ListInvoices(const InvoiceFilter& filter, int page_size, const std::string& page_token) {
+  const auto cursor = DecodeInvoiceToken(page_token, filter);
+  InvoicePage page;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    page.invoices = tx.ListInvoices(filter, cursor, page_size + 1);
+  });
+  if (static_cast<int>(page.invoices.size()) > page_size) {
+    page.invoices.resize(static_cast<std::size_t>(page_size));
+    page.next_page_token = EncodeInvoiceToken(page.invoices.back(), filter);
+  }
+  return page;
+}
+
+EventPage InvoiceManager::ListEvents(const std::string& invoice_id, int page_size, const std::string& page_token) {
+  const int64_t after = DecodeEventToken(page_token, invoice_id);
+  EventPage page;
+  store_.InTransaction([&](InvoiceTx& tx) {
+    RequireInvoice(tx.FindInvoice(invoice_id), invoice_id);
+    page.events = tx.ListEvents(invoice_id, after, page_size + 1);
+  });
+  if (static_cast<int>(page.events.size()) > page_size) {
+    page.events.resize(static_cast<std::size_t>(page_size));
+    page.next_page_token = EncodeEventToken(invoice_id, page.events.back().sequence);
+  }
+  return page;
 }
 
 std::string InvoiceManager::PayUrl(const Invoice& invoice) const {

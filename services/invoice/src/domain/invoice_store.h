@@ -9,8 +9,20 @@
 
 namespace billing::invoice::domain {
 
+struct InvoiceFilter {
+  std::string booking_id;               // "" = any booking
+  std::optional<InvoiceStatus> status;  // nullopt = any status
+};
+
+// A position in the newest-first invoice list: the list continues with
+// invoices strictly older than this one. Keyset, so inserts never shift it.
+struct InvoiceCursor {
+  Time created_at{};
+  std::string invoice_id;
+};
+
 // One database transaction's view of the invoice service's data. Lock*
-// methods take a row lock held until the transaction ends. Implementations:
+// methods take row locks held until the transaction ends. Implementations:
 // storage/pg_invoice_store (PostgreSQL) and, for unit tests, an in-memory
 // fake.
 class InvoiceTx {
@@ -35,17 +47,41 @@ class InvoiceTx {
   virtual void InsertBooking(const Booking& booking) = 0;
   // Writes the booking system's fields; paid_minor and created_at stay.
   virtual void UpdateBooking(const Booking& booking) = 0;
+  virtual void SetBookingPaid(const std::string& booking_id, int64_t paid_minor, Time updated_at) = 0;
   virtual bool BookingHasInvoicesOrPayments(const std::string& booking_id) = 0;
+  // Moves a booking, its invoices and payments to a new id.
+  virtual void RenameBooking(const std::string& from, const std::string& to) = 0;
 
   virtual void InsertInvoice(const Invoice& invoice) = 0;
   virtual std::optional<Invoice> FindInvoice(const std::string& invoice_id) = 0;
   virtual std::optional<Invoice> FindInvoiceByToken(const std::string& token) = 0;
+  virtual std::optional<Invoice> LockInvoice(const std::string& invoice_id) = 0;
+  // The booking's OPEN invoices, locked.
+  virtual std::vector<Invoice> LockOpenInvoices(const std::string& booking_id) = 0;
+  // Writes status, status_reason, payment_pending, customer_payment_id,
+  // updated_at and paid_at.
+  virtual void UpdateInvoice(const Invoice& invoice) = 0;
+  // Newest first, strictly after `after`, at most `limit`.
+  virtual std::vector<Invoice> ListInvoices(const InvoiceFilter& filter, const std::optional<InvoiceCursor>& after,
+                                            int limit) = 0;
+  // OPEN invoices due at or before `now` without a pending payment, locked;
+  // rows another transaction holds are skipped, so several sweepers share the
+  // work without waiting on each other.
+  virtual std::vector<Invoice> LockDueInvoices(Time now, int limit) = 0;
 
+  virtual void InsertPayment(const CustomerPayment& payment) = 0;
   virtual std::vector<CustomerPayment> ListPayments(const std::string& booking_id) = 0;
 
   // Appends to the invoice's log with the next sequence number (the caller
   // holds the invoice's row lock, or just created it).
   virtual void AppendEvent(const InvoiceEvent& event) = 0;
+  // Oldest first, sequence > after_sequence, at most `limit`.
+  virtual std::vector<InvoiceEvent> ListEvents(const std::string& invoice_id, int64_t after_sequence,
+                                               int limit) = 0;
+
+  // Queues a notification in the outbox; returns its outbox id.
+  virtual int64_t InsertNotification(const NotificationRecord& notification) = 0;
+  virtual std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) = 0;
 };
 
 class InvoiceStore {
@@ -55,6 +91,31 @@ class InvoiceStore {
   // throws. fn may be run again after a transient database failure, so it
   // must not have side effects outside the transaction.
   virtual void InTransaction(const std::function<void(InvoiceTx&)>& fn) = 0;
+};
+
+// The outbox as the dispatcher sees it. Each call is one transaction; state
+// changes append `event` to the invoice's log in the same transaction.
+class NotificationOutbox {
+ public:
+  virtual ~NotificationOutbox() = default;
+  // Leases up to `limit` PENDING notifications whose next attempt is due and
+  // whose lease (if any) has run out, so no other dispatcher takes them
+  // before `lease_until`. Counts the attempt.
+  virtual std::vector<NotificationRecord> Claim(Time now, Time lease_until, int limit) = 0;
+  // notify accepted it (QUEUED, or already SENT/FAILED).
+  virtual void MarkAccepted(int64_t outbox_id, const std::string& notification_id, NotificationState state,
+                            const std::string& failure_reason, std::optional<Time> sent_at,
+                            const InvoiceEvent& event) = 0;
+  // A transient failure: try again at next_attempt_at.
+  virtual void MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) = 0;
+  // A permanent failure: never retried.
+  virtual void MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) = 0;
+  // QUEUED notifications, oldest first, for syncing their delivery state.
+  virtual std::vector<NotificationRecord> ListQueued(int limit) = 0;
+  virtual void UpdateDelivery(int64_t outbox_id, NotificationState state, const std::string& failure_reason,
+                              std::optional<Time> sent_at, const InvoiceEvent& event) = 0;
+  // PENDING notifications (the backlog), for metrics.
+  virtual int64_t Backlog() = 0;
 };
 
 }  // namespace billing::invoice::domain

@@ -49,6 +49,19 @@ constexpr std::array<std::pair<PaymentSource, std::string_view>, 4> kPaymentSour
     {PaymentSource::kOther, "OTHER"},
 }};
 
+constexpr std::array<std::pair<NotificationPurpose, std::string_view>, 4> kPurposes = {{
+    {NotificationPurpose::kInvoiceLink, "INVOICE_LINK"},
+    {NotificationPurpose::kReceipt, "RECEIPT"},
+    {NotificationPurpose::kBookingConfirmation, "BOOKING_CONFIRMATION"},
+    {NotificationPurpose::kPaymentReminder, "PAYMENT_REMINDER"},
+}};
+constexpr std::array<std::pair<NotificationState, std::string_view>, 4> kNotificationStates = {{
+    {NotificationState::kPending, "PENDING"},
+    {NotificationState::kQueued, "QUEUED"},
+    {NotificationState::kSent, "SENT"},
+    {NotificationState::kFailed, "FAILED"},
+}};
+
 bool Digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
   int v = 0;
   for (std::size_t i = pos; i < pos + n; ++i) {
@@ -71,6 +84,13 @@ std::optional<BookingStatus> ParseBookingStatus(std::string_view s) { return Par
 std::optional<Channel> ParseChannel(std::string_view s) { return ParseFrom(kChannels, s); }
 std::optional<InvoiceStatus> ParseInvoiceStatus(std::string_view s) { return ParseFrom(kInvoiceStatuses, s); }
 std::optional<PaymentSource> ParsePaymentSource(std::string_view s) { return ParseFrom(kPaymentSources, s); }
+
+std::string_view Name(NotificationPurpose p) { return NameFrom(kPurposes, p); }
+std::string_view Name(NotificationState s) { return NameFrom(kNotificationStates, s); }
+std::optional<NotificationPurpose> ParseNotificationPurpose(std::string_view s) { return ParseFrom(kPurposes, s); }
+std::optional<NotificationState> ParseNotificationState(std::string_view s) {
+  return ParseFrom(kNotificationStates, s);
+}
 
 bool IsOff(BookingStatus s) {
   return s == BookingStatus::kCanceled || s == BookingStatus::kVoided || s == BookingStatus::kPostponed;

@@ -13,7 +13,10 @@ using domain::CustomerPayment;
 using domain::IdempotencyRecord;
 using domain::Invoice;
 using domain::InvoiceEvent;
+using domain::NotificationRecord;
+using domain::NotificationRequest;
 using domain::Time;
+using nlohmann::json;
 using soci::indicator;
 using soci::into;
 using soci::use;
@@ -24,6 +27,7 @@ class RowReader {
   explicit RowReader(const soci::row& row) : row_(row) {}
   std::string Str() { return row_.get<std::string>(i_++); }
   long long Int() { return row_.get<long long>(i_++); }
+  int Int32() { return row_.get<int>(i_++); }
   bool Bool() { return row_.get<int>(i_++) != 0; }
   std::optional<Time> OptTime() {
     const std::size_t i = i_++;
@@ -41,13 +45,17 @@ class RowReader {
   throw errors::Error(errors::Reason::kInternal, "stored data is inconsistent: " + what);
 }
 
+template <typename T>
+T Parsed(std::optional<T> value, const char* what) {
+  if (!value) Corrupt(what);
+  return *value;
+}
+
 Booking ReadBooking(const soci::row& row) {
   RowReader r(row);
   Booking b;
   b.booking_id = r.Str();
-  const auto status = domain::ParseBookingStatus(r.Str());
-  if (!status) Corrupt("booking status");
-  b.status = *status;
+  b.status = Parsed(domain::ParseBookingStatus(r.Str()), "booking status");
   b.customer.name = r.Str();
   b.customer.email = r.Str();
   b.customer.phone = r.Str();
@@ -59,7 +67,7 @@ Booking ReadBooking(const soci::row& row) {
   b.end_local = r.Str();
   b.time_zone = r.Str();
   b.confirmation_code = r.Str();
-  b.required_agreement_ids = nlohmann::json::parse(r.Str()).get<std::vector<std::string>>();
+  b.required_agreement_ids = json::parse(r.Str()).get<std::vector<std::string>>();
   b.slot_hold_expires_at = r.OptTime();
   b.revision = r.Int();
   b.created_at = r.TimeAt();
@@ -72,25 +80,21 @@ Invoice ReadInvoice(const soci::row& row) {
   Invoice inv;
   inv.invoice_id = r.Str();
   inv.booking_id = r.Str();
-  const auto status = domain::ParseInvoiceStatus(r.Str());
-  if (!status) Corrupt("invoice status");
-  inv.status = *status;
+  inv.status = Parsed(domain::ParseInvoiceStatus(r.Str()), "invoice status");
   inv.amount.currency = r.Str();
   inv.amount.amount_minor = r.Int();
   inv.confirm_on_pay = r.Bool();
   inv.send_to_email_override = r.Str();
-  const auto channel = domain::ParseChannel(r.Str());
-  if (!channel) Corrupt("invoice send_type");
-  inv.send_type = *channel;
+  inv.send_type = Parsed(domain::ParseChannel(r.Str()), "invoice send_type");
   inv.token = r.Str();
-  for (const auto& j : nlohmann::json::parse(r.Str())) {
+  for (const auto& j : json::parse(r.Str())) {
     inv.line_items.push_back({j.at("name").get<std::string>(), j.at("quantity").get<int64_t>(),
                               j.at("unit_amount_minor").get<int64_t>()});
   }
-  for (const auto& j : nlohmann::json::parse(r.Str())) {
+  for (const auto& j : json::parse(r.Str())) {
     inv.fees.push_back({j.at("name").get<std::string>(), j.at("amount_minor").get<int64_t>()});
   }
-  for (const auto& j : nlohmann::json::parse(r.Str())) {
+  for (const auto& j : json::parse(r.Str())) {
     inv.custom_fields.push_back({j.at("name").get<std::string>(), j.at("value").get<std::string>()});
   }
   inv.due_at = r.OptTime();
@@ -103,8 +107,64 @@ Invoice ReadInvoice(const soci::row& row) {
   return inv;
 }
 
+json RequestToJson(const NotificationRequest& n) {
+  json j = {{"purpose", domain::Name(n.purpose)},
+            {"channel", domain::Name(n.channel)},
+            {"email", n.email},
+            {"phone", n.phone},
+            {"recipient_name", n.recipient_name},
+            {"invoice_id", n.invoice_id},
+            {"pay_url", n.pay_url},
+            {"amount_minor", n.amount.amount_minor},
+            {"currency", n.amount.currency},
+            {"business_name", n.business_name},
+            {"booking",
+             {{"booking_id", n.booking.booking_id},
+              {"activity_name", n.booking.activity_name},
+              {"date", n.booking.date},
+              {"start", n.booking.start},
+              {"end", n.booking.end},
+              {"end_date", n.booking.end_date},
+              {"confirmation_code", n.booking.confirmation_code}}}};
+  if (n.due_at) j["due_at_us"] = clock::ToUnixMicros(*n.due_at);
+  return j;
+}
+
+NotificationRequest RequestFromJson(const json& j) {
+  NotificationRequest n;
+  n.purpose = Parsed(domain::ParseNotificationPurpose(j.at("purpose").get<std::string>()), "notification purpose");
+  n.channel = Parsed(domain::ParseChannel(j.at("channel").get<std::string>()), "notification channel");
+  n.email = j.at("email");
+  n.phone = j.at("phone");
+  n.recipient_name = j.at("recipient_name");
+  n.invoice_id = j.at("invoice_id");
+  n.pay_url = j.at("pay_url");
+  n.amount = {j.at("amount_minor").get<int64_t>(), j.at("currency").get<std::string>()};
+  n.business_name = j.at("business_name");
+  const json& b = j.at("booking");
+  n.booking = {b.at("booking_id"), b.at("activity_name"), b.at("date"), b.at("start"),
+               b.at("end"),        b.at("end_date"),      b.at("confirmation_code")};
+  if (j.contains("due_at_us")) n.due_at = clock::FromUnixMicros(j.at("due_at_us").get<int64_t>());
+  return n;
+}
+
+NotificationRecord ReadNotification(const soci::row& row) {
+  RowReader r(row);
+  NotificationRecord n;
+  n.outbox_id = r.Int();
+  n.invoice_id = r.Str();
+  n.request = RequestFromJson(json::parse(r.Str()));
+  n.state = Parsed(domain::ParseNotificationState(r.Str()), "notification state");
+  n.notification_id = r.Str();
+  n.failure_reason = r.Str();
+  n.attempts = r.Int32();
+  n.created_at = r.TimeAt();
+  n.sent_at = r.OptTime();
+  return n;
+}
+
 std::string LineItemsJson(const Invoice& inv) {
-  auto out = nlohmann::json::array();
+  auto out = json::array();
   for (const auto& li : inv.line_items) {
     out.push_back({{"name", li.name}, {"quantity", li.quantity}, {"unit_amount_minor", li.unit_amount_minor}});
   }
@@ -112,13 +172,13 @@ std::string LineItemsJson(const Invoice& inv) {
 }
 
 std::string FeesJson(const Invoice& inv) {
-  auto out = nlohmann::json::array();
+  auto out = json::array();
   for (const auto& f : inv.fees) out.push_back({{"name", f.name}, {"amount_minor", f.amount_minor}});
   return out.dump();
 }
 
 std::string CustomFieldsJson(const Invoice& inv) {
-  auto out = nlohmann::json::array();
+  auto out = json::array();
   for (const auto& c : inv.custom_fields) out.push_back({{"name", c.name}, {"value", c.value}});
   return out.dump();
 }
@@ -131,23 +191,50 @@ struct OptMicros {
   indicator ind;
 };
 
+template <typename Read>
+auto ReadAll(soci::rowset<soci::row>& rows, Read read) {
+  std::vector<decltype(read(std::declval<const soci::row&>()))> out;
+  for (const auto& row : rows) out.push_back(read(row));
+  return out;
+}
+
+void AppendEventRow(soci::session& sql, const InvoiceEvent& e) {
+  const std::string from = e.from_status ? std::string(domain::Name(*e.from_status)) : "";
+  const std::string to(domain::Name(e.to_status));
+  long long created = clock::ToUnixMicros(e.created_at);
+  sql << sql::kAppendEvent, use(e.invoice_id, "invoice_id"), use(e.type, "type"), use(from, "from_status"),
+      use(to, "to_status"), use(e.reason, "reason"), use(e.request_id, "request_id"), use(created, "created"),
+      use(e.actor, "actor");
+}
+
+// Appends an event about a notification, stamped with the invoice's current
+// status (sends do not change it). Locking the invoice row serializes the
+// log's sequence numbers with the invoice's own transactions.
+void AppendNotificationEvent(soci::session& sql, const InvoiceEvent& event) {
+  std::string status;
+  sql << sql::kInvoiceStatusForUpdate, use(event.invoice_id, "invoice_id"), into(status);
+  if (!sql.got_data()) return;
+  InvoiceEvent e = event;
+  e.from_status = domain::ParseInvoiceStatus(status);
+  e.to_status = e.from_status.value_or(domain::InvoiceStatus::kOpen);
+  AppendEventRow(sql, e);
+}
+
 class PgInvoiceTx final : public domain::InvoiceTx {
  public:
   explicit PgInvoiceTx(soci::session& sql) : sql_(sql) {}
 
-  std::optional<IdempotencyRecord> ClaimIdempotencyKey(const std::string& caller,
-                                                       const std::string& request_id,
-                                                       const std::string& method,
-                                                       const std::string& fingerprint,
+  std::optional<IdempotencyRecord> ClaimIdempotencyKey(const std::string& caller, const std::string& request_id,
+                                                       const std::string& method, const std::string& fingerprint,
                                                        Time now) override {
     long long now_us = clock::ToUnixMicros(now);
     int claimed = 0;
-    sql_ << sql::kClaimIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"),
-        use(method, "method"), use(fingerprint, "fingerprint"), use(now_us, "now"), into(claimed);
+    sql_ << sql::kClaimIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"), use(method, "method"),
+        use(fingerprint, "fingerprint"), use(now_us, "now"), into(claimed);
     if (sql_.got_data()) return std::nullopt;
     IdempotencyRecord record;
-    sql_ << sql::kSelectIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"),
-        into(record.method), into(record.fingerprint), into(record.resource_id);
+    sql_ << sql::kSelectIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"), into(record.method),
+        into(record.fingerprint), into(record.resource_id);
     return record;
   }
 
@@ -158,19 +245,48 @@ class PgInvoiceTx final : public domain::InvoiceTx {
   }
 
   std::optional<Booking> LockBooking(const std::string& booking_id) override {
-    return SelectBooking(sql::kLockBooking, booking_id);
+    return SelectOne<Booking>(sql::kLockBooking, "booking_id", booking_id, ReadBooking);
   }
   std::optional<Booking> FindBooking(const std::string& booking_id) override {
-    return SelectBooking(sql::kSelectBooking, booking_id);
+    return SelectOne<Booking>(sql::kSelectBooking, "booking_id", booking_id, ReadBooking);
   }
 
-  void InsertBooking(const Booking& b) override { InsertBookingRow(b); }
-  void UpdateBooking(const Booking& b) override { UpdateBookingRow(b); }
+  void InsertBooking(const Booking& b) override {
+    BookingParams p(b);
+    sql_ << sql::kInsertBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
+        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
+        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"), use(p.total, "total_minor"),
+        use(b.activity_name, "activity_name"), use(b.start_local, "start_local"), use(b.end_local, "end_local"),
+        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
+        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
+        use(p.revision, "revision"), use(p.created, "created"), use(p.updated, "updated");
+  }
+
+  void UpdateBooking(const Booking& b) override {
+    BookingParams p(b);
+    sql_ << sql::kUpdateBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
+        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
+        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"), use(p.total, "total_minor"),
+        use(b.activity_name, "activity_name"), use(b.start_local, "start_local"), use(b.end_local, "end_local"),
+        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
+        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
+        use(p.revision, "revision"), use(p.updated, "updated");
+  }
+
+  void SetBookingPaid(const std::string& booking_id, int64_t paid_minor, Time updated_at) override {
+    long long paid = paid_minor;
+    long long updated = clock::ToUnixMicros(updated_at);
+    sql_ << sql::kSetBookingPaid, use(paid, "paid"), use(updated, "updated"), use(booking_id, "booking_id");
+  }
 
   bool BookingHasInvoicesOrPayments(const std::string& booking_id) override {
     int found = 0;
     sql_ << sql::kBookingHasInvoicesOrPayments, use(booking_id, "booking_id"), into(found);
     return found != 0;
+  }
+
+  void RenameBooking(const std::string& from, const std::string& to) override {
+    sql_ << sql::kRenameBooking, use(to, "to"), use(from, "from");
   }
 
   void InsertInvoice(const Invoice& inv) override {
@@ -186,30 +302,68 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     long long updated = clock::ToUnixMicros(inv.updated_at);
     sql_ << sql::kInsertInvoice, use(inv.invoice_id, "invoice_id"), use(inv.booking_id, "booking_id"),
         use(status, "status"), use(inv.amount.currency, "currency"), use(amount, "amount_minor"),
-        use(confirm, "confirm_on_pay"), use(inv.send_to_email_override, "override"),
-        use(send_type, "send_type"), use(inv.token, "token"), use(line_items, "line_items"),
-        use(fees, "fees"), use(custom_fields, "custom_fields"), use(due.value, due.ind, "due_at"),
+        use(confirm, "confirm_on_pay"), use(inv.send_to_email_override, "override"), use(send_type, "send_type"),
+        use(inv.token, "token"), use(line_items, "line_items"), use(fees, "fees"),
+        use(custom_fields, "custom_fields"), use(due.value, due.ind, "due_at"),
         use(inv.status_reason, "status_reason"), use(created, "created"), use(updated, "updated");
   }
 
   std::optional<Invoice> FindInvoice(const std::string& invoice_id) override {
-    soci::row row;
-    sql_ << sql::kSelectInvoice, use(invoice_id, "invoice_id"), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadInvoice(row);
+    return SelectOne<Invoice>(sql::kSelectInvoice, "invoice_id", invoice_id, ReadInvoice);
+  }
+  std::optional<Invoice> FindInvoiceByToken(const std::string& token) override {
+    return SelectOne<Invoice>(sql::kSelectInvoiceByToken, "token", token, ReadInvoice);
+  }
+  std::optional<Invoice> LockInvoice(const std::string& invoice_id) override {
+    return SelectOne<Invoice>(sql::kLockInvoice, "invoice_id", invoice_id, ReadInvoice);
   }
 
-  std::optional<Invoice> FindInvoiceByToken(const std::string& token) override {
-    soci::row row;
-    sql_ << sql::kSelectInvoiceByToken, use(token, "token"), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadInvoice(row);
+  std::vector<Invoice> LockOpenInvoices(const std::string& booking_id) override {
+    soci::rowset<soci::row> rows = (sql_.prepare << sql::kLockOpenInvoicesOfBooking, use(booking_id, "booking_id"));
+    return ReadAll(rows, ReadInvoice);
+  }
+
+  void UpdateInvoice(const Invoice& inv) override {
+    const std::string status(domain::Name(inv.status));
+    const int pending = inv.payment_pending ? 1 : 0;
+    long long updated = clock::ToUnixMicros(inv.updated_at);
+    OptMicros paid(inv.paid_at);
+    sql_ << sql::kUpdateInvoice, use(status, "status"), use(inv.status_reason, "status_reason"),
+        use(pending, "payment_pending"), use(inv.customer_payment_id, "customer_payment_id"),
+        use(updated, "updated"), use(paid.value, paid.ind, "paid"), use(inv.invoice_id, "invoice_id");
+  }
+
+  std::vector<Invoice> ListInvoices(const domain::InvoiceFilter& filter, const std::optional<domain::InvoiceCursor>& after,
+                                    int limit) override {
+    const std::string status = filter.status ? std::string(domain::Name(*filter.status)) : "";
+    // No cursor: start above every possible key.
+    long long cursor_us = after ? clock::ToUnixMicros(after->created_at) : 253402300799000000LL;
+    const std::string cursor_id = after ? after->invoice_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
+    soci::rowset<soci::row> rows =
+        (sql_.prepare << sql::kListInvoices, use(filter.booking_id, "booking_id"), use(status, "status"),
+         use(cursor_us, "cursor_us"), use(cursor_id, "cursor_id"), use(limit, "limit"));
+    return ReadAll(rows, ReadInvoice);
+  }
+
+  std::vector<Invoice> LockDueInvoices(Time now, int limit) override {
+    long long now_us = clock::ToUnixMicros(now);
+    soci::rowset<soci::row> rows = (sql_.prepare << sql::kLockDueInvoices, use(now_us, "now"), use(limit, "limit"));
+    return ReadAll(rows, ReadInvoice);
+  }
+
+  void InsertPayment(const CustomerPayment& p) override {
+    const std::string source(domain::Name(p.source));
+    long long amount = p.amount.amount_minor;
+    long long created = clock::ToUnixMicros(p.created_at);
+    sql_ << sql::kInsertPayment, use(p.customer_payment_id, "id"), use(p.booking_id, "booking_id"),
+        use(p.invoice_id, "invoice_id"), use(p.amount.currency, "currency"), use(amount, "amount_minor"),
+        use(source, "source"), use(p.payment_intent_id, "payment_intent_id"),
+        use(p.external_reference, "external_reference"), use(created, "created");
   }
 
   std::vector<CustomerPayment> ListPayments(const std::string& booking_id) override {
-    std::vector<CustomerPayment> out;
     soci::rowset<soci::row> rows = (sql_.prepare << sql::kListPaymentsByBooking, use(booking_id, "booking_id"));
-    for (const auto& row : rows) {
+    return ReadAll(rows, [](const soci::row& row) {
       RowReader r(row);
       CustomerPayment p;
       p.customer_payment_id = r.Str();
@@ -217,39 +371,60 @@ class PgInvoiceTx final : public domain::InvoiceTx {
       p.invoice_id = r.Str();
       p.amount.currency = r.Str();
       p.amount.amount_minor = r.Int();
-      const auto source = domain::ParsePaymentSource(r.Str());
-      if (!source) Corrupt("payment source");
-      p.source = *source;
+      p.source = Parsed(domain::ParsePaymentSource(r.Str()), "payment source");
       p.payment_intent_id = r.Str();
       p.external_reference = r.Str();
       p.created_at = r.TimeAt();
-      out.push_back(std::move(p));
-    }
-    return out;
+      return p;
+    });
   }
 
-  void AppendEvent(const InvoiceEvent& e) override {
-    const std::string from = e.from_status ? std::string(domain::Name(*e.from_status)) : "";
-    const std::string to(domain::Name(e.to_status));
-    long long created = clock::ToUnixMicros(e.created_at);
-    sql_ << sql::kAppendEvent, use(e.invoice_id, "invoice_id"), use(e.type, "type"),
-        use(from, "from_status"), use(to, "to_status"), use(e.reason, "reason"),
-        use(e.request_id, "request_id"), use(created, "created");
+  void AppendEvent(const InvoiceEvent& e) override { AppendEventRow(sql_, e); }
+
+  std::vector<InvoiceEvent> ListEvents(const std::string& invoice_id, int64_t after_sequence, int limit) override {
+    long long after = after_sequence;
+    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListEvents, use(invoice_id, "invoice_id"),
+                                    use(after, "after"), use(limit, "limit"));
+    return ReadAll(rows, [](const soci::row& row) {
+      RowReader r(row);
+      InvoiceEvent e;
+      e.sequence = r.Int();
+      e.invoice_id = r.Str();
+      e.type = r.Str();
+      const std::string from = r.Str();
+      if (!from.empty()) e.from_status = Parsed(domain::ParseInvoiceStatus(from), "event status");
+      e.to_status = Parsed(domain::ParseInvoiceStatus(r.Str()), "event status");
+      e.reason = r.Str();
+      e.request_id = r.Str();
+      e.created_at = r.TimeAt();
+      e.actor = r.Str();
+      return e;
+    });
+  }
+
+  int64_t InsertNotification(const NotificationRecord& n) override {
+    const std::string purpose(domain::Name(n.request.purpose));
+    const std::string channel(domain::Name(n.request.channel));
+    const std::string request = RequestToJson(n.request).dump();
+    long long created = clock::ToUnixMicros(n.created_at);
+    long long id = 0;
+    sql_ << sql::kInsertNotification, use(n.invoice_id, "invoice_id"), use(purpose, "purpose"),
+        use(channel, "channel"), use(n.request.Recipient(), "recipient"), use(request, "request"),
+        use(created, "created"), into(id);
+    return id;
+  }
+
+  std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) override {
+    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListNotifications, use(invoice_id, "invoice_id"));
+    return ReadAll(rows, ReadNotification);
   }
 
  private:
-  std::optional<Booking> SelectBooking(const char* query, const std::string& booking_id) {
-    soci::row row;
-    sql_ << query, use(booking_id, "booking_id"), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadBooking(row);
-  }
-
   // The booking's bound values, named as in kInsertBooking/kUpdateBooking.
   struct BookingParams {
     explicit BookingParams(const Booking& b)
         : status(domain::Name(b.status)),
-          agreements(nlohmann::json(b.required_agreement_ids).dump()),
+          agreements(json(b.required_agreement_ids).dump()),
           total(b.total_minor),
           revision(b.revision),
           slot_hold(b.slot_hold_expires_at),
@@ -264,28 +439,12 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     long long updated;
   };
 
-  void InsertBookingRow(const Booking& b) {
-    BookingParams p(b);
-    sql_ << sql::kInsertBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
-        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
-        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"),
-        use(p.total, "total_minor"), use(b.activity_name, "activity_name"),
-        use(b.start_local, "start_local"), use(b.end_local, "end_local"),
-        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
-        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
-        use(p.revision, "revision"), use(p.created, "created"), use(p.updated, "updated");
-  }
-
-  void UpdateBookingRow(const Booking& b) {
-    BookingParams p(b);
-    sql_ << sql::kUpdateBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
-        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
-        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"),
-        use(p.total, "total_minor"), use(b.activity_name, "activity_name"),
-        use(b.start_local, "start_local"), use(b.end_local, "end_local"),
-        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
-        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
-        use(p.revision, "revision"), use(p.updated, "updated");
+  template <typename T, typename Read>
+  std::optional<T> SelectOne(const char* query, const char* name, const std::string& value, Read read) {
+    soci::row row;
+    sql_ << query, use(value, name), into(row);
+    if (!sql_.got_data()) return std::nullopt;
+    return read(row);
   }
 
   soci::session& sql_;
@@ -297,6 +456,75 @@ void PgInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&)>
   pool_.Transact([&](soci::session& session) {
     PgInvoiceTx tx(session);
     fn(tx);
+  });
+}
+
+std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    long long lease_us = clock::ToUnixMicros(lease_until);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimNotifications, use(lease_us, "lease_until"),
+                                    use(now_us, "now"), use(limit, "limit"));
+    return ReadAll(rows, ReadNotification);
+  });
+}
+
+void PgInvoiceStore::MarkAccepted(int64_t outbox_id, const std::string& notification_id,
+                                  domain::NotificationState state, const std::string& failure_reason,
+                                  std::optional<Time> sent_at, const InvoiceEvent& event) {
+  pool_.Transact([&](soci::session& sql) {
+    AppendNotificationEvent(sql, event);
+    const std::string state_name(domain::Name(state));
+    long long id = outbox_id;
+    OptMicros sent(sent_at);
+    std::string invoice_id;
+    sql << sql::kMarkNotificationAccepted, use(state_name, "state"), use(notification_id, "notification_id"),
+        use(failure_reason, "failure_reason"), use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id"),
+        into(invoice_id);
+  });
+}
+
+void PgInvoiceStore::MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) {
+  pool_.Transact([&](soci::session& sql) {
+    long long id = outbox_id;
+    long long next = clock::ToUnixMicros(next_attempt_at);
+    sql << sql::kMarkNotificationRetry, use(error, "error"), use(next, "next"), use(id, "outbox_id");
+  });
+}
+
+void PgInvoiceStore::MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) {
+  pool_.Transact([&](soci::session& sql) {
+    AppendNotificationEvent(sql, event);
+    long long id = outbox_id;
+    sql << sql::kMarkNotificationFailed, use(error, "error"), use(id, "outbox_id");
+  });
+}
+
+std::vector<NotificationRecord> PgInvoiceStore::ListQueued(int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kListQueuedNotifications, use(limit, "limit"));
+    return ReadAll(rows, ReadNotification);
+  });
+}
+
+void PgInvoiceStore::UpdateDelivery(int64_t outbox_id, domain::NotificationState state,
+                                    const std::string& failure_reason, std::optional<Time> sent_at,
+                                    const InvoiceEvent& event) {
+  pool_.Transact([&](soci::session& sql) {
+    AppendNotificationEvent(sql, event);
+    const std::string state_name(domain::Name(state));
+    long long id = outbox_id;
+    OptMicros sent(sent_at);
+    sql << sql::kUpdateNotificationDelivery, use(state_name, "state"), use(failure_reason, "failure_reason"),
+        use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id");
+  });
+}
+
+int64_t PgInvoiceStore::Backlog() {
+  return pool_.Transact([&](soci::session& sql) {
+    long long count = 0;
+    sql << sql::kCountPendingNotifications, into(count);
+    return static_cast<int64_t>(count);
   });
 }
 

@@ -5,11 +5,24 @@
 
 namespace billing::invoice::storage {
 
-// The invoice service's data on PostgreSQL (schema: migrations/).
-class PgInvoiceStore final : public domain::InvoiceStore {
+// The invoice service's data on PostgreSQL (schema: migrations/), both as
+// the domain's transactional store and as the notification outbox.
+class PgInvoiceStore final : public domain::InvoiceStore, public domain::NotificationOutbox {
  public:
   explicit PgInvoiceStore(db::Pool& pool) : pool_(pool) {}
+
   void InTransaction(const std::function<void(domain::InvoiceTx&)>& fn) override;
+
+  std::vector<domain::NotificationRecord> Claim(domain::Time now, domain::Time lease_until, int limit) override;
+  void MarkAccepted(int64_t outbox_id, const std::string& notification_id, domain::NotificationState state,
+                    const std::string& failure_reason, std::optional<domain::Time> sent_at,
+                    const domain::InvoiceEvent& event) override;
+  void MarkRetry(int64_t outbox_id, const std::string& error, domain::Time next_attempt_at) override;
+  void MarkFailed(int64_t outbox_id, const std::string& error, const domain::InvoiceEvent& event) override;
+  std::vector<domain::NotificationRecord> ListQueued(int limit) override;
+  void UpdateDelivery(int64_t outbox_id, domain::NotificationState state, const std::string& failure_reason,
+                      std::optional<domain::Time> sent_at, const domain::InvoiceEvent& event) override;
+  int64_t Backlog() override;
 
  private:
   db::Pool& pool_;

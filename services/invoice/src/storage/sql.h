@@ -8,6 +8,7 @@ namespace billing::invoice::storage::sql {
 #define BILLING_US(col) "(EXTRACT(EPOCH FROM " col ") * 1000000)::BIGINT"
 #define BILLING_TS(param) "(TIMESTAMPTZ 'epoch' + CAST(" param " AS BIGINT) * INTERVAL '1 microsecond')"
 
+// --- idempotency keys -------------------------------------------------------
 inline constexpr char kClaimIdempotencyKey[] =
     "INSERT INTO idempotency_keys (caller, request_id, method, fingerprint, created_at) "
     "VALUES (:caller, :request_id, :method, :fingerprint, " BILLING_TS(":now") ") "
@@ -19,6 +20,7 @@ inline constexpr char kCompleteIdempotencyKey[] =
     "UPDATE idempotency_keys SET resource_id = :resource_id "
     "WHERE caller = :caller AND request_id = :request_id";
 
+// --- bookings -----------------------------------------------------------------
 #define BILLING_BOOKING_COLUMNS                                                              \
   "booking_id, status, customer_name, customer_email, customer_phone, currency, total_minor, " \
   "paid_minor, activity_name, start_local, end_local, time_zone, confirmation_code, "          \
@@ -45,10 +47,14 @@ inline constexpr char kUpdateBooking[] =
     "required_agreement_ids = CAST(:agreements AS JSONB), "
     "slot_hold_expires_at = " BILLING_TS(":slot_hold") ", revision = :revision, "
     "updated_at = " BILLING_TS(":updated") " WHERE booking_id = :booking_id";
+inline constexpr char kSetBookingPaid[] =
+    "UPDATE bookings SET paid_minor = :paid, updated_at = " BILLING_TS(":updated") " WHERE booking_id = :booking_id";
+inline constexpr char kRenameBooking[] = "UPDATE bookings SET booking_id = :to WHERE booking_id = :from";
 inline constexpr char kBookingHasInvoicesOrPayments[] =
     "SELECT (EXISTS (SELECT 1 FROM invoices WHERE booking_id = :booking_id) OR "
     "EXISTS (SELECT 1 FROM customer_payments WHERE booking_id = :booking_id))::INT";
 
+// --- invoices -------------------------------------------------------------------
 #define BILLING_INVOICE_COLUMNS                                                                 \
   "invoice_id::TEXT, booking_id, status, currency, amount_minor, confirm_on_pay::INT, "          \
   "send_to_email_override, send_type, token, line_items::TEXT, fees::TEXT, custom_fields::TEXT, " \
@@ -66,23 +72,97 @@ inline constexpr char kInsertInvoice[] =
     BILLING_TS(":created") ", " BILLING_TS(":updated") ")";
 inline constexpr char kSelectInvoice[] =
     "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE invoice_id = CAST(:invoice_id AS UUID)";
+inline constexpr char kLockInvoice[] =
+    "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE invoice_id = CAST(:invoice_id AS UUID) FOR UPDATE";
 inline constexpr char kSelectInvoiceByToken[] =
     "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE token = :token";
+inline constexpr char kLockOpenInvoicesOfBooking[] =
+    "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE booking_id = :booking_id AND status = 'OPEN' "
+    "ORDER BY created_at, invoice_id FOR UPDATE";
+inline constexpr char kUpdateInvoice[] =
+    "UPDATE invoices SET status = :status, status_reason = :status_reason, "
+    "payment_pending = CAST(:payment_pending AS INT)::BOOLEAN, "
+    "customer_payment_id = CAST(NULLIF(:customer_payment_id, '') AS UUID), "
+    "updated_at = " BILLING_TS(":updated") ", paid_at = " BILLING_TS(":paid") " "
+    "WHERE invoice_id = CAST(:invoice_id AS UUID)";
+// Keyset pagination, newest first. Without a cursor the caller passes the
+// largest possible key, so one statement serves every page.
+inline constexpr char kListInvoices[] =
+    "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices "
+    "WHERE (:booking_id = '' OR booking_id = :booking_id) AND (:status = '' OR status = :status) "
+    "AND (created_at, invoice_id) < (" BILLING_TS(":cursor_us") ", CAST(:cursor_id AS UUID)) "
+    "ORDER BY created_at DESC, invoice_id DESC LIMIT :limit";
+inline constexpr char kLockDueInvoices[] =
+    "SELECT " BILLING_INVOICE_COLUMNS " FROM invoices "
+    "WHERE status = 'OPEN' AND due_at IS NOT NULL AND due_at <= " BILLING_TS(":now") " AND NOT payment_pending "
+    "ORDER BY due_at, invoice_id LIMIT :limit FOR UPDATE SKIP LOCKED";
+inline constexpr char kInvoiceStatusForUpdate[] =
+    "SELECT status FROM invoices WHERE invoice_id = CAST(:invoice_id AS UUID) FOR UPDATE";
 
+// --- payments ---------------------------------------------------------------------
+inline constexpr char kInsertPayment[] =
+    "INSERT INTO customer_payments (customer_payment_id, booking_id, invoice_id, currency, amount_minor, source, "
+    "payment_intent_id, external_reference, created_at) VALUES (CAST(:id AS UUID), :booking_id, "
+    "CAST(NULLIF(:invoice_id, '') AS UUID), :currency, :amount_minor, :source, NULLIF(:payment_intent_id, ''), "
+    ":external_reference, " BILLING_TS(":created") ")";
 inline constexpr char kListPaymentsByBooking[] =
     "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
     "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
     BILLING_US("created_at") " FROM customer_payments WHERE booking_id = :booking_id "
     "ORDER BY created_at, customer_payment_id";
 
+// --- events -------------------------------------------------------------------------
 inline constexpr char kAppendEvent[] =
     "INSERT INTO invoice_events (invoice_id, sequence, type, from_status, to_status, reason, "
-    "request_id, created_at) SELECT CAST(:invoice_id AS UUID), "
+    "request_id, created_at, actor) SELECT CAST(:invoice_id AS UUID), "
     "COALESCE(MAX(sequence), 0) + 1, :type, :from_status, :to_status, :reason, :request_id, "
-    BILLING_TS(":created") " FROM invoice_events WHERE invoice_id = CAST(:invoice_id AS UUID)";
+    BILLING_TS(":created") ", :actor FROM invoice_events WHERE invoice_id = CAST(:invoice_id AS UUID)";
+inline constexpr char kListEvents[] =
+    "SELECT sequence, invoice_id::TEXT, type, from_status, to_status, reason, request_id, "
+    BILLING_US("created_at") ", actor FROM invoice_events "
+    "WHERE invoice_id = CAST(:invoice_id AS UUID) AND sequence > :after ORDER BY sequence LIMIT :limit";
+
+// --- the notification outbox -----------------------------------------------------------
+#define BILLING_NOTIFICATION_COLUMNS                                                                \
+  "outbox_id, invoice_id::TEXT, request::TEXT, state, notification_id, failure_reason, attempts, " \
+  BILLING_US("created_at") ", " BILLING_US("sent_at")
+
+inline constexpr char kInsertNotification[] =
+    "INSERT INTO invoice_notifications (invoice_id, purpose, channel, recipient, request, next_attempt_at, "
+    "created_at) VALUES (CAST(:invoice_id AS UUID), :purpose, :channel, :recipient, CAST(:request AS JSONB), "
+    BILLING_TS(":created") ", " BILLING_TS(":created") ") RETURNING outbox_id";
+inline constexpr char kListNotifications[] =
+    "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications "
+    "WHERE invoice_id = CAST(:invoice_id AS UUID) ORDER BY outbox_id";
+inline constexpr char kClaimNotifications[] =
+    "UPDATE invoice_notifications SET lease_until = " BILLING_TS(":lease_until") ", attempts = attempts + 1 "
+    "WHERE outbox_id IN (SELECT outbox_id FROM invoice_notifications "
+    "  WHERE state = 'PENDING' AND next_attempt_at <= " BILLING_TS(":now") " "
+    "  AND (lease_until IS NULL OR lease_until <= " BILLING_TS(":now") ") "
+    "  ORDER BY next_attempt_at, outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING " BILLING_NOTIFICATION_COLUMNS;
+inline constexpr char kMarkNotificationAccepted[] =
+    "UPDATE invoice_notifications SET state = :state, notification_id = :notification_id, "
+    "failure_reason = :failure_reason, sent_at = " BILLING_TS(":sent_at") ", lease_until = NULL "
+    "WHERE outbox_id = :outbox_id RETURNING invoice_id::TEXT";
+inline constexpr char kMarkNotificationRetry[] =
+    "UPDATE invoice_notifications SET failure_reason = :error, next_attempt_at = " BILLING_TS(":next") ", "
+    "lease_until = NULL WHERE outbox_id = :outbox_id";
+inline constexpr char kMarkNotificationFailed[] =
+    "UPDATE invoice_notifications SET state = 'FAILED', failure_reason = :error, lease_until = NULL "
+    "WHERE outbox_id = :outbox_id";
+inline constexpr char kListQueuedNotifications[] =
+    "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications WHERE state = 'QUEUED' "
+    "ORDER BY outbox_id LIMIT :limit";
+inline constexpr char kUpdateNotificationDelivery[] =
+    "UPDATE invoice_notifications SET state = :state, failure_reason = :failure_reason, "
+    "sent_at = " BILLING_TS(":sent_at") " WHERE outbox_id = :outbox_id";
+inline constexpr char kCountPendingNotifications[] =
+    "SELECT count(*) FROM invoice_notifications WHERE state = 'PENDING'";
 
 #undef BILLING_BOOKING_COLUMNS
 #undef BILLING_INVOICE_COLUMNS
+#undef BILLING_NOTIFICATION_COLUMNS
 #undef BILLING_US
 #undef BILLING_TS
 

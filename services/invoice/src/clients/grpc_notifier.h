@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <grpcpp/channel.h>
+
+#include "billing/notify/v1/notify_service.grpc.pb.h"
+#include "domain/notifier.h"
+
+namespace billing::invoice::clients {
+
+// The notify service over gRPC. Every call has a deadline. Codes that mean
+// "try again" (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED,
+// INTERNAL, UNKNOWN, and UNIMPLEMENTED from an older notify) are transient;
+// the rest mean notify refuses this request and are permanent.
+class GrpcNotifier final : public domain::Notifier {
+ public:
+  GrpcNotifier(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);
+
+  Accepted Send(const std::string& request_id, const domain::NotificationRequest& request) override;
+  std::optional<Accepted> Status(const std::string& notification_id) override;
+
+ private:
+  std::unique_ptr<billing::notify::v1::NotifyService::Stub> stub_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace billing::invoice::clients

@@ -1,0 +1,87 @@
+#include "domain/outbox_dispatcher.h"
+
+#include <algorithm>
+
+namespace billing::invoice::domain {
+namespace {
+
+constexpr char kActor[] = "system:outbox-dispatcher";
+
+InvoiceEvent NotificationEvent(const NotificationRecord& n, const std::string& type, const std::string& reason,
+                               Time now) {
+  // Sends do not change the invoice's status; the log records them anyway.
+  return {.invoice_id = n.invoice_id,
+          .type = type,
+          .from_status = std::nullopt,
+          .to_status = InvoiceStatus::kOpen,
+          .reason = reason,
+          .request_id = OutboxDispatcher::RequestIdFor(n.outbox_id),
+          .created_at = now,
+          .actor = kActor};
+}
+
+std::string Describe(const NotificationRecord& n) {
+  return std::string(Name(n.request.purpose)) + " by " + std::string(Name(n.request.channel));
+}
+
+}  // namespace
+
+OutboxDispatcher::OutboxDispatcher(NotificationOutbox& outbox, Notifier& notifier, const clock::Clock& clock,
+                                   Options options)
+    : outbox_(outbox), notifier_(notifier), clock_(clock), options_(options) {}
+
+std::chrono::milliseconds OutboxDispatcher::Backoff(int attempts) const {
+  auto delay = options_.first_backoff;
+  for (int i = 1; i < attempts && delay < options_.max_backoff; ++i) delay *= 2;
+  return std::min(delay, options_.max_backoff);
+}
+
+int OutboxDispatcher::DispatchOnce() {
+  const Time now = clock_.Now();
+  const auto claimed = outbox_.Claim(now, now + options_.lease, options_.batch_size);
+  int accepted = 0;
+  for (const auto& n : claimed) {
+    try {
+      const auto result = notifier_.Send(RequestIdFor(n.outbox_id), n.request);
+      const Time done = clock_.Now();
+      const std::string type = result.state == NotificationState::kFailed ? "NOTIFICATION_FAILED"
+                               : result.state == NotificationState::kSent ? "NOTIFICATION_SENT"
+                                                                          : "NOTIFICATION_ACCEPTED";
+      outbox_.MarkAccepted(n.outbox_id, result.notification_id, result.state, result.failure_reason, result.sent_at,
+                           NotificationEvent(n, type, Describe(n) + " handed to notify as " + result.notification_id,
+                                             done));
+      ++accepted;
+    } catch (const Notifier::Error& e) {
+      const Time done = clock_.Now();
+      if (e.permanent()) {
+        outbox_.MarkFailed(n.outbox_id, e.what(),
+                           NotificationEvent(n, "NOTIFICATION_FAILED", Describe(n) + " refused: " + e.what(), done));
+      } else {
+        // n.attempts already counts this attempt (Claim counted it).
+        outbox_.MarkRetry(n.outbox_id, e.what(), done + Backoff(n.attempts));
+      }
+    }
+  }
+  return accepted;
+}
+
+int OutboxDispatcher::SyncOnce() {
+  int changed = 0;
+  for (const auto& n : outbox_.ListQueued(options_.batch_size)) {
+    try {
+      const auto status = notifier_.Status(n.notification_id);
+      if (!status || status->state == NotificationState::kQueued) continue;
+      const bool sent = status->state == NotificationState::kSent;
+      outbox_.UpdateDelivery(
+          n.outbox_id, status->state, status->failure_reason, status->sent_at,
+          NotificationEvent(n, sent ? "NOTIFICATION_SENT" : "NOTIFICATION_FAILED",
+                            Describe(n) + (sent ? " delivered" : " failed: " + status->failure_reason), clock_.Now()));
+      ++changed;
+    } catch (const Notifier::Error&) {
+      // notify is unreachable; the next pass asks again.
+    }
+  }
+  return changed;
+}
+
+}  // namespace billing::invoice::domain
