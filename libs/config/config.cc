@@ -155,7 +155,12 @@ Config Parse(const std::vector<Option>& options, const std::vector<std::string>&
       throw ConfigError("flag " + flag + " needs a value");
     }
   }
-  for (const auto& o : options) Validate(o, values[o.name]);
+  for (const auto& o : options) {
+    // An empty value (an unset Helm/kustomize variable renders as "") means
+    // "not set": fall back to the default rather than to 0 or false.
+    if (values[o.name].empty()) values[o.name] = o.default_value;
+    Validate(o, values[o.name]);
+  }
   return Config(options, std::move(values));
 }
 

@@ -43,6 +43,7 @@ Result Exec(PGconn* conn, const std::string& sql, const std::vector<std::string>
   Result result(raw, &PQclear);
   const auto status = PQresultStatus(raw);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    if (PQstatus(conn) != CONNECTION_OK) throw MigrationConnectionError(PQerrorMessage(conn));
     throw MigrationError(PQerrorMessage(conn));
   }
   return result;
@@ -73,6 +74,7 @@ MigrationResult ApplyMigrations(soci::session& session, const std::vector<Migrat
 
   // libpq prints NOTICEs ("relation already exists, skipping") are noise.
   Exec(conn, "SET client_min_messages = warning");
+  Exec(conn, "SET statement_timeout = 0");
   Exec(conn, kLock, {lock_name});
   MigrationResult result;
   try {
@@ -93,6 +95,8 @@ MigrationResult ApplyMigrations(soci::session& session, const std::vector<Migrat
         Exec(conn, std::string(m.sql));
         Exec(conn, kInsertApplied, {std::to_string(m.version), std::string(m.name), checksum});
         Exec(conn, "COMMIT");
+      } catch (const MigrationConnectionError&) {
+        throw;
       } catch (const MigrationError& e) {
         PQclear(PQexec(conn, "ROLLBACK"));
         throw MigrationError("migration " + std::string(m.name) + " failed: " + e.what());

@@ -38,6 +38,23 @@ std::string SqlState(const std::exception& e) {
 
 bool IsUniqueViolation(const std::exception& e) { return SqlState(e) == "23505"; }
 
+std::string DescribeError(const std::exception& e) {
+  const auto* soci_error = dynamic_cast<const soci::soci_error*>(&e);
+  if (soci_error == nullptr) return e.what();
+  std::string message = soci_error->get_error_message();
+  std::string out;
+  std::size_t start = 0;
+  while (start < message.size()) {
+    auto end = message.find('\n', start);
+    if (end == std::string::npos) end = message.size();
+    const std::string line = message.substr(start, end - start);
+    if (line.rfind("DETAIL:", 0) != 0 && !line.empty()) out += (out.empty() ? "" : " ") + line;
+    start = end + 1;
+  }
+  const std::string state = SqlState(e);
+  return state.empty() ? out : out + " (SQLSTATE " + state + ")";
+}
+
 Failure Classify(const std::exception& e, soci::session* session) {
   const std::string state = SqlState(e);
   if (state == "23505") return Failure::kUniqueViolation;
@@ -91,7 +108,7 @@ std::unique_ptr<soci::session> Pool::OpenSession() const {
     return session;
   } catch (const std::exception& e) {
     // libpq's message names host and port but never the password.
-    logging::Warn("database connect failed", {{"error", e.what()}});
+    logging::Warn("database connect failed", {{"error", DescribeError(e)}});
     throw Unavailable("the database is unreachable");
   }
 }
@@ -183,7 +200,7 @@ void Pool::OnTransactFailure(Lease& lease, bool commit_sent, int attempt) {
         lease.Invalidate();
         if (commit_sent) {
           logging::Warn("database connection lost during commit; outcome unknown",
-                        {{"error", e.what()}});
+                        {{"error", DescribeError(e)}});
           throw Unavailable("the database connection was lost while committing");
         }
         if (attempt < kMaxAttempts) {

@@ -45,6 +45,10 @@ Failure Classify(const std::exception& e, soci::session* session);
 // The SQLSTATE of a PostgreSQL error, or "" for other exceptions.
 std::string SqlState(const std::exception& e);
 bool IsUniqueViolation(const std::exception& e);
+// An exception's text that is safe to log: SOCI's what() appends the failing
+// statement and its bound values, and PostgreSQL's DETAIL can echo a whole
+// row ("Failing row contains (...)"); both are dropped.
+std::string DescribeError(const std::exception& e);
 
 // A fixed-size pool of PostgreSQL sessions with lazy (re)connection.
 //

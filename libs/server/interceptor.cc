@@ -3,8 +3,7 @@
 #include <chrono>
 #include <string_view>
 
-#include <soci/error.h>
-
+#include "db/pool.h"
 #include "errors/error.h"
 #include "ids/ids.h"
 #include "logging/log.h"
@@ -80,7 +79,10 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
-      if (status.error_code() == grpc::StatusCode::INTERNAL && !Handled() && !quiet_) {
+      // gRPC's own decode failure is INTERNAL with an empty message (proto3
+      // has no InitializationErrorString); nothing else matches both.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() && !Handled() &&
+          !quiet_) {
         // gRPC answers INTERNAL itself when the request does not decode
         // (invalid UTF-8 in a string, a truncated message): that is the
         // caller's input, not our failure.
@@ -167,12 +169,9 @@ MakeObservabilityInterceptorFactory(metrics::Metrics& metrics) {
 }
 
 void LogInternalError(const grpc::ServerContextBase* ctx, const std::exception* e) {
-  std::string what = e != nullptr ? e->what() : "non-standard exception";
-  // SOCI appends the failing statement and its bound values to what();
-  // values can be link tokens, so only the server's own message is logged.
-  if (const auto* soci_error = dynamic_cast<const soci::soci_error*>(e)) {
-    what = soci_error->get_error_message();
-  }
+  // db::DescribeError drops SOCI's bound values (which can be link tokens)
+  // and PostgreSQL's row-echoing DETAIL.
+  const std::string what = e != nullptr ? db::DescribeError(*e) : "non-standard exception";
   logging::Error("internal error", {{"request_id", RequestId(ctx)}, {"error", what}});
 }
 

@@ -214,6 +214,7 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     if (cfg.IsSet("TLS_CLIENT_CA_FILE") && !cfg.IsSet("TLS_CERT_FILE")) {
       throw config::ConfigError("TLS_CLIENT_CA_FILE (mTLS) needs TLS_CERT_FILE and TLS_KEY_FILE");
     }
+    if (spec.validate) spec.validate(cfg);
   } catch (const config::ConfigError& e) {
     std::fprintf(stderr, "%s: configuration error: %s\n", spec.name.c_str(), e.what());
     return 2;

@@ -59,6 +59,9 @@ struct ServiceSpec {
   const std::vector<db::Migration>* migrations;
   std::vector<config::Option> options;  // the service's own, after the common ones
   std::function<void(ServiceEnv&, ServiceRegistrar&)> build;
+  // Checks that need several options at once; throws config::ConfigError
+  // (one line) to stop before anything binds. Optional.
+  std::function<void(const config::Config&)> validate = nullptr;
 };
 
 // The options every service has (DATABASE_URL, GRPC_LISTEN_ADDRESS, ...).

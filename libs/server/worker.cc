@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "db/pool.h"
 #include "logging/log.h"
 
 namespace billing::server {
@@ -19,7 +20,7 @@ void RunPeriodically(std::stop_token stop, std::chrono::milliseconds interval, c
       failures = 0;
     } catch (const std::exception& e) {
       ++failures;
-      logging::Warn("worker tick failed", {{"worker", name}, {"error", e.what()}, {"failures", failures}});
+      logging::Warn("worker tick failed", {{"worker", name}, {"error", db::DescribeError(e)}, {"failures", failures}});
     }
     if (more) continue;
     const auto wait = interval * (failures == 0 ? 1 : std::min(8, 1 << std::min(failures, 3)));

@@ -18,6 +18,8 @@ namespace {
 
 using billing::config::Kind;
 
+constexpr int kOutboxBatch = 10;
+
 std::vector<billing::config::Option> InvoiceOptions() {
   return {
       {.name = "PAY_LINK_BASE_URL", .help = "Base of payment links; an invoice's link is <base>/<token>.",
@@ -33,6 +35,8 @@ std::vector<billing::config::Option> InvoiceOptions() {
       {.name = "CLIENT_TLS_KEY_FILE", .help = "Key of CLIENT_TLS_CERT_FILE (mount it from a Secret)."},
       {.name = "OUTBOX_POLL_INTERVAL_MS", .help = "How often the outbox dispatcher looks for work when idle.",
        .default_value = "500", .kind = Kind::kInt, .min = 10, .max = 600000},
+      {.name = "OUTBOX_SYNC_INTERVAL_MS", .help = "How often an accepted notification's delivery state is checked.",
+       .default_value = "5000", .kind = Kind::kInt, .min = 10, .max = 3600000},
       {.name = "DUE_SWEEP_INTERVAL_MS", .help = "How often past-due invoices are expired.",
        .default_value = "30000", .kind = Kind::kInt, .min = 10, .max = 86400000},
       {.name = "OUTBOX_RETRY_BASE_MS", .help = "First retry delay of a notification notify did not take; doubles.",
@@ -78,10 +82,13 @@ int main(int argc, char** argv) {
     dispatcher = std::make_unique<invoice::domain::OutboxDispatcher>(
         *store, *notifier, env.clock,
         invoice::domain::OutboxDispatcher::Options{
-            .batch_size = 20,
-            .lease = std::chrono::milliseconds(4 * cfg.GetInt("NOTIFY_TIMEOUT_MS")),
+            .batch_size = kOutboxBatch,
+            // The sends of a batch run one after another: the lease covers
+            // all of them timing out, plus one.
+            .lease = std::chrono::milliseconds((kOutboxBatch + 1) * cfg.GetInt("NOTIFY_TIMEOUT_MS")),
             .first_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_BASE_MS")),
-            .max_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_MAX_MS"))});
+            .max_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_MAX_MS")),
+            .sync_interval = std::chrono::milliseconds(cfg.GetInt("OUTBOX_SYNC_INTERVAL_MS"))});
     registrar.AddService<invoice::v1::InvoiceService>(std::make_unique<invoice::api::InvoiceApi>(*manager));
     registrar.AddService<invoice::v1::PaymentEventService>(std::make_unique<invoice::api::PaymentEventApi>());
 
@@ -97,8 +104,8 @@ int main(int argc, char** argv) {
                         .Add({});
     const auto outbox_interval = std::chrono::milliseconds(cfg.GetInt("OUTBOX_POLL_INTERVAL_MS"));
     registrar.AddWorker("outbox-dispatcher", [&, outbox_interval](std::stop_token stop) {
-      server::RunPeriodically(stop, outbox_interval, "outbox-dispatcher", [&] {
-        const int sent = dispatcher->DispatchOnce();
+      server::RunPeriodically(stop, outbox_interval, "outbox-dispatcher", [&, stop] {
+        const int sent = dispatcher->DispatchOnce(stop);
         dispatcher->SyncOnce();
         backlog.Set(static_cast<double>(store->Backlog()));
         return sent > 0;

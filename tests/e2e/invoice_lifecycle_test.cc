@@ -96,7 +96,7 @@ TEST_F(InvoiceLifecycleE2eTest, TheLinkGoesOutThroughNotify) {
   ASSERT_TRUE(Eventually([&] { return notify_.distinct_sends() == 1; }, std::chrono::seconds(10))) << svc_->Logs();
   const auto links = notify_.links();
   const auto& sent = links.begin()->second;
-  EXPECT_EQ(links.begin()->first.rfind("invoice-outbox-", 0), 0u);
+  EXPECT_EQ(links.begin()->first.rfind("invoice-notification-", 0), 0u);
   EXPECT_EQ(sent.invoice_id(), inv.invoice_id());
   EXPECT_EQ(sent.pay_url(), inv.pay_url());
   EXPECT_EQ(sent.amount_due().amount_minor(), 10000);

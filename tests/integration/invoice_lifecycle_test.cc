@@ -258,6 +258,40 @@ TEST_F(InvoiceLifecycleTest, ReplicatedSweepersExpireEachInvoiceOnce) {
 
 // --- concurrency ----------------------------------------------------------------------
 
+TEST_F(InvoiceLifecycleTest, ConcurrentFirstUpsertsOfOneBookingBothSucceed) {
+  Replica other(db_.url(), clock_);
+  for (int round = 0; round < 10; ++round) {
+    const std::string id = "new-" + std::to_string(round);
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        Booking b = MakeBooking(id, 1000 + t);
+        (t % 2 ? other : r_).manager.UpsertBooking(
+            {.caller = "", .request_id = id + "-" + std::to_string(t), .booking = b});
+        ++ok;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(ok.load(), 4) << "a lost race on the first insert is retried, not an INTERNAL error";
+  }
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM bookings WHERE booking_id LIKE 'new-%'"), 10);
+}
+
+TEST_F(InvoiceLifecycleTest, APaymentIntentIsRecordedOnceAcrossBookings) {
+  Upsert(MakeBooking("B1"));
+  Upsert(MakeBooking("B2"));
+  r_.manager.RecordExternalPayment({.caller = "", .request_id = "p1", .booking_id = "B1", .amount = {100, "USD"},
+                                    .source = PaymentSource::kAutoCharge, .payment_intent_id = "pi_shared"});
+  try {
+    r_.manager.RecordExternalPayment({.caller = "", .request_id = "p2", .booking_id = "B2", .amount = {100, "USD"},
+                                      .source = PaymentSource::kAutoCharge, .payment_intent_id = "pi_shared"});
+    FAIL() << "recorded twice";
+  } catch (const errors::Error& e) {
+    EXPECT_EQ(e.reason(), errors::Reason::kPaymentAlreadyRecorded);
+  }
+}
+
 TEST_F(InvoiceLifecycleTest, BookingCancellationRacingCreationsLeavesNoOpenInvoice) {
   Booking b = MakeBooking("B1", 10'000'000);
   Upsert(b);

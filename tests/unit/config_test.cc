@@ -50,6 +50,16 @@ TEST(ConfigTest, EnvOverDefaultsAndFlagsOverEnv) {
   EXPECT_FALSE(Parse(Options(), {"--verbose", "false"}, env).GetBool("VERBOSE"));
 }
 
+TEST(ConfigTest, EmptyValuesFallBackToDefaults) {
+  // An unset Helm value renders as "": it must not become 0 or false.
+  Env env{{{"DATABASE_URL", "x"}, {"POOL_SIZE", ""}, {"VERBOSE", ""}, {"LEVEL", ""}}};
+  const auto cfg = Parse(Options(), {"--listen="}, env);
+  EXPECT_EQ(cfg.GetInt("POOL_SIZE"), 8);
+  EXPECT_EQ(cfg.Get("LEVEL"), "info");
+  EXPECT_EQ(cfg.Get("LISTEN"), "0.0.0.0:1");
+  EXPECT_NE(ErrorOf({"--database-url="}, Env{}).find("DATABASE_URL"), std::string::npos) << "required stays required";
+}
+
 TEST(ConfigTest, MissingRequiredValueIsOneLineNamingIt) {
   const std::string err = ErrorOf({}, Env{});
   EXPECT_NE(err.find("DATABASE_URL (--database-url) is required"), std::string::npos) << err;

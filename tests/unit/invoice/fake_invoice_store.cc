@@ -131,6 +131,18 @@ class FakeTx final : public domain::InvoiceTx {
     return out;
   }
   void InsertPayment(const CustomerPayment& p) override { d_.payments.push_back(p); }
+  std::optional<CustomerPayment> FindPayment(const std::string& id) override {
+    for (const auto& p : d_.payments) {
+      if (p.customer_payment_id == id) return p;
+    }
+    return std::nullopt;
+  }
+  std::optional<CustomerPayment> FindPaymentByIntent(const std::string& pi) override {
+    for (const auto& p : d_.payments) {
+      if (!pi.empty() && p.payment_intent_id == pi) return p;
+    }
+    return std::nullopt;
+  }
   std::vector<CustomerPayment> ListPayments(const std::string& booking_id) override {
     std::vector<CustomerPayment> out;
     for (const auto& p : d_.payments) {
@@ -147,8 +159,9 @@ class FakeTx final : public domain::InvoiceTx {
     return out;
   }
   int64_t InsertNotification(const NotificationRecord& n) override {
-    FakeInvoiceStore::Notification row{n, n.created_at, std::nullopt};
+    FakeInvoiceStore::Notification row{n, n.created_at, std::nullopt, std::nullopt};
     row.record.outbox_id = static_cast<int64_t>(d_.notifications.size()) + 1;
+    row.record.request_key = "key-" + std::to_string(row.record.outbox_id);
     d_.notifications.push_back(row);
     return row.record.outbox_id;
   }
@@ -199,55 +212,84 @@ std::vector<NotificationRecord> FakeInvoiceStore::Claim(Time now, Time lease_unt
   return out;
 }
 
-void FakeInvoiceStore::MarkAccepted(int64_t id, const std::string& notification_id, domain::NotificationState state,
+std::optional<InvoiceStatus> FakeInvoiceStore::InvoiceStatusOf(const std::string& invoice_id) {
+  std::lock_guard lock(mu_);
+  auto it = data_.invoices.find(invoice_id);
+  if (it == data_.invoices.end()) return std::nullopt;
+  return it->second.status;
+}
+
+bool FakeInvoiceStore::MarkAccepted(int64_t id, const std::string& notification_id, domain::NotificationState state,
                                     const std::string& failure_reason, std::optional<Time> sent_at,
                                     const InvoiceEvent& event) {
   std::lock_guard lock(mu_);
   auto& n = Find(id);
+  if (n.record.state != domain::NotificationState::kPending) return false;
   n.record.state = state;
   n.record.notification_id = notification_id;
   n.record.failure_reason = failure_reason;
   n.record.sent_at = sent_at;
   n.lease_until.reset();
   AddEvent(event);
+  return true;
 }
 
-void FakeInvoiceStore::MarkRetry(int64_t id, const std::string& error, Time next_attempt_at) {
+bool FakeInvoiceStore::MarkRetry(int64_t id, const std::string& error, Time next_attempt_at) {
   std::lock_guard lock(mu_);
   auto& n = Find(id);
+  if (n.record.state != domain::NotificationState::kPending) return false;
   n.record.failure_reason = error;
   n.next_attempt_at = next_attempt_at;
   n.lease_until.reset();
+  return true;
 }
 
-void FakeInvoiceStore::MarkFailed(int64_t id, const std::string& error, const InvoiceEvent& event) {
+bool FakeInvoiceStore::MarkFailed(int64_t id, const std::string& error, const InvoiceEvent& event) {
   std::lock_guard lock(mu_);
   auto& n = Find(id);
+  if (n.record.state != domain::NotificationState::kPending) return false;
   n.record.state = domain::NotificationState::kFailed;
   n.record.failure_reason = error;
   n.lease_until.reset();
   AddEvent(event);
+  return true;
 }
 
-std::vector<NotificationRecord> FakeInvoiceStore::ListQueued(int limit) {
+std::vector<NotificationRecord> FakeInvoiceStore::ClaimForSync(Time now, Time next_sync_at, int limit) {
   std::lock_guard lock(mu_);
   std::vector<NotificationRecord> out;
-  for (const auto& n : data_.notifications) {
-    if (n.record.state == domain::NotificationState::kQueued && static_cast<int>(out.size()) < limit) {
-      out.push_back(n.record);
-    }
+  for (auto& n : data_.notifications) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (n.record.state != domain::NotificationState::kQueued) continue;
+    if (n.next_sync_at && *n.next_sync_at > now) continue;
+    n.next_sync_at = next_sync_at;
+    out.push_back(n.record);
   }
   return out;
 }
 
-void FakeInvoiceStore::UpdateDelivery(int64_t id, domain::NotificationState state, const std::string& failure_reason,
+bool FakeInvoiceStore::UpdateDelivery(int64_t id, domain::NotificationState state, const std::string& failure_reason,
                                       std::optional<Time> sent_at, const InvoiceEvent& event) {
   std::lock_guard lock(mu_);
   auto& n = Find(id);
+  if (n.record.state != domain::NotificationState::kQueued) return false;
   n.record.state = state;
   n.record.failure_reason = failure_reason;
   n.record.sent_at = sent_at;
   AddEvent(event);
+  return true;
+}
+
+bool FakeInvoiceStore::Requeue(int64_t id, Time now, const InvoiceEvent& event) {
+  std::lock_guard lock(mu_);
+  auto& n = Find(id);
+  if (n.record.state != domain::NotificationState::kQueued) return false;
+  n.record.state = domain::NotificationState::kPending;
+  n.record.notification_id.clear();
+  n.next_attempt_at = now;
+  n.next_sync_at.reset();
+  AddEvent(event);
+  return true;
 }
 
 int64_t FakeInvoiceStore::Backlog() {
@@ -255,6 +297,11 @@ int64_t FakeInvoiceStore::Backlog() {
   return std::count_if(data_.notifications.begin(), data_.notifications.end(), [](const Notification& n) {
     return n.record.state == domain::NotificationState::kPending;
   });
+}
+
+void FakeInvoiceStore::Mutate(const std::function<void(Data&)>& fn) {
+  std::lock_guard lock(mu_);
+  fn(data_);
 }
 
 FakeInvoiceStore::Data FakeInvoiceStore::Snapshot() const {

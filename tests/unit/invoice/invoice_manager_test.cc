@@ -220,6 +220,20 @@ TEST_F(InvoiceManagerTest, StaleRevisionsAreIgnored) {
   EXPECT_EQ(store_.Snapshot().bookings.at("bk-1").total_minor, 1);
 }
 
+TEST_F(InvoiceManagerTest, AnUpsertWithoutRevisionKeepsTheStoredOne) {
+  Booking b = MakeBooking();
+  b.revision = 7;
+  Upsert(b, "u1");
+  b.revision = 0;  // a caller that does not track revisions
+  b.total_minor = 30000;
+  Upsert(b, "u2");
+  EXPECT_EQ(store_.Snapshot().bookings.at("bk-1").revision, 7);
+  b.revision = 5;  // a delayed, older update arrives afterwards
+  b.total_minor = 1;
+  EXPECT_TRUE(manager_.UpsertBooking({.caller = "", .request_id = "u3", .booking = b}).ignored_as_stale);
+  EXPECT_EQ(store_.Snapshot().bookings.at("bk-1").total_minor, 30000);
+}
+
 TEST_F(InvoiceManagerTest, CurrencyLocksOnceInvoiced) {
   Booking b = MakeBooking();
   Upsert(b, "u1");

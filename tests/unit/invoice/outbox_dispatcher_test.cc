@@ -23,6 +23,7 @@ class FakeNotifier final : public Notifier {
     return {"ntf-" + request_id, NotificationState::kQueued, "", std::nullopt};
   }
   std::optional<Accepted> Status(const std::string& notification_id) override {
+    if (forgotten) return std::nullopt;
     if (delivered) return Accepted{notification_id, NotificationState::kSent, "", clock::FromUnixMicros(5)};
     return Accepted{notification_id, NotificationState::kQueued, "", std::nullopt};
   }
@@ -32,6 +33,7 @@ class FakeNotifier final : public Notifier {
   int outage = 0;
   bool refuse = false;
   bool delivered = false;
+  bool forgotten = false;
 };
 
 class DispatcherTest : public ::testing::Test {
@@ -71,10 +73,10 @@ TEST_F(DispatcherTest, HandsEachRowToNotifyOnceWithAStableRequestId) {
   EXPECT_EQ(dispatcher_.DispatchOnce(), 1);
   EXPECT_EQ(dispatcher_.DispatchOnce(), 0) << "accepted rows are not sent again";
   ASSERT_EQ(notifier_.calls.size(), 1u);
-  EXPECT_EQ(notifier_.calls[0], "invoice-outbox-1");
+  EXPECT_EQ(notifier_.calls[0], "invoice-notification-key-1");
   const auto n = manager_.GetInvoiceById(id).notifications.at(0);
   EXPECT_EQ(n.state, NotificationState::kQueued);
-  EXPECT_EQ(n.notification_id, "ntf-invoice-outbox-1");
+  EXPECT_EQ(n.notification_id, "ntf-invoice-notification-key-1");
   EXPECT_EQ(store_.Snapshot().events.back().type, "NOTIFICATION_ACCEPTED");
   // Delivery state follows notify.
   notifier_.delivered = true;
@@ -99,7 +101,7 @@ TEST_F(DispatcherTest, OutagesAreRetriedWithBackoffUntilNotifyIsBack) {
   clock_.Advance(std::chrono::seconds(4));
   EXPECT_EQ(dispatcher_.DispatchOnce(), 1);
   EXPECT_EQ(notifier_.calls.size(), 4u);
-  for (const auto& c : notifier_.calls) EXPECT_EQ(c, "invoice-outbox-1") << "every retry reuses the key";
+  for (const auto& c : notifier_.calls) EXPECT_EQ(c, "invoice-notification-key-1") << "every retry reuses the key";
   EXPECT_EQ(notifier_.sent.size(), 1u);
   EXPECT_EQ(dispatcher_.Backoff(1), std::chrono::seconds(1));
   EXPECT_EQ(dispatcher_.Backoff(3), std::chrono::seconds(4));
@@ -117,6 +119,61 @@ TEST_F(DispatcherTest, RefusedNotificationsFailForGood) {
   EXPECT_EQ(n.state, NotificationState::kFailed);
   EXPECT_EQ(n.failure_reason, "recipient refused");
   EXPECT_EQ(store_.Snapshot().events.back().type, "NOTIFICATION_FAILED");
+}
+
+TEST_F(DispatcherTest, LinksForInvoicesNoLongerOpenAreNotSent) {
+  notifier_.outage = 1;
+  const std::string id = Create("c1");
+  dispatcher_.DispatchOnce();  // notify down: the link waits
+  manager_.CloseInvoice({.caller = "", .request_id = "close", .invoice_id = id});
+  clock_.Advance(std::chrono::seconds(5));
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 0);
+  EXPECT_EQ(notifier_.sent.size(), 0u) << "no 'please pay' for a closed invoice";
+  const auto n = manager_.GetInvoiceById(id).notifications.at(0);
+  EXPECT_EQ(n.state, NotificationState::kFailed);
+  EXPECT_EQ(n.failure_reason, "not sent: the invoice is CLOSED");
+  EXPECT_EQ(store_.Snapshot().events.back().type, "NOTIFICATION_DROPPED");
+}
+
+TEST_F(DispatcherTest, ALateDispatcherCannotOverwriteNewerState) {
+  Create("c1");
+  const auto now = clock_.Now();
+  const auto claimed = store_.Claim(now, now + std::chrono::seconds(1), 10);
+  ASSERT_EQ(claimed.size(), 1u);
+  // Another dispatcher takes over after the lease and completes the send.
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 1);
+  // The first one wakes up late: its updates no longer apply.
+  const InvoiceEvent ignored{.invoice_id = claimed[0].invoice_id, .type = "X"};
+  EXPECT_FALSE(store_.MarkFailed(claimed[0].outbox_id, "late", ignored));
+  EXPECT_FALSE(store_.MarkRetry(claimed[0].outbox_id, "late", now));
+  EXPECT_EQ(store_.Snapshot().notifications[0].record.state, NotificationState::kQueued);
+}
+
+TEST_F(DispatcherTest, NotificationsNotifyForgotAreSentAgainAndSyncsAreShared) {
+  const std::string id = Create("c1");
+  dispatcher_.DispatchOnce();
+  notifier_.forgotten = true;
+  EXPECT_EQ(dispatcher_.SyncOnce(), 1);
+  EXPECT_EQ(manager_.GetInvoiceById(id).notifications.at(0).state, NotificationState::kPending);
+  notifier_.forgotten = false;
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 1);
+  // A check was just done: the next one waits for the sync interval, so
+  // replicas polling together ask notify once.
+  notifier_.delivered = true;
+  EXPECT_EQ(dispatcher_.SyncOnce(), 1);
+  EXPECT_EQ(dispatcher_.SyncOnce(), 0);
+  EXPECT_EQ(manager_.GetInvoiceById(id).notifications.at(0).state, NotificationState::kSent);
+}
+
+TEST_F(DispatcherTest, StoppingReleasesTheRestOfTheBatch) {
+  Create("c1");
+  Create("c2");
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_EQ(dispatcher_.DispatchOnce(stop.get_token()), 0);
+  EXPECT_TRUE(notifier_.calls.empty());
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 2) << "released rows are claimable at once";
 }
 
 TEST_F(DispatcherTest, LeasedRowsAreNotClaimedTwice) {

@@ -17,11 +17,7 @@ constexpr std::size_t kMaxCustomFields = 4;
 constexpr std::size_t kMaxAgreements = 20;
 constexpr int64_t kMaxQuantity = 10000;
 
-// Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62135596800;
-constexpr int64_t kMaxTimestampSeconds = 253402300799;
-
-money::Money ToMoney(const common::Money& m) { return {m.amount_minor(), m.currency_code()}; }
+money::Money ToMoney(const common::Money& m) { return protoconv::FromProto(m); }
 
 domain::BookingStatus ToBookingStatus(v1::BookingStatus s, const std::string& field) {
   switch (s) {
@@ -146,14 +142,6 @@ int64_t CartAmount(const common::Money& m, bool present, const std::string& fiel
 }
 
 }  // namespace
-
-domain::Time ToTime(const google::protobuf::Timestamp& ts, const std::string& field) {
-  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-      ts.nanos() < 0 || ts.nanos() > 999'999'999) {
-    throw InvalidField(field, "is not a valid timestamp");
-  }
-  return clock::FromUnixMicros(ts.seconds() * 1'000'000 + ts.nanos() / 1000);
-}
 
 domain::UpsertBookingCommand ToUpsertBookingCommand(const v1::UpsertBookingRequest& req,
                                                     const std::string& caller) {
@@ -336,23 +324,6 @@ domain::CreateInvoiceCommand ToCreateInvoiceCommand(const v1::CreateInvoiceReque
       break;
   }
   return cmd;
-}
-
-void ToProto(const money::Money& m, common::Money* out) {
-  out->set_amount_minor(m.amount_minor);
-  out->set_currency_code(m.currency);
-}
-
-void ToProto(domain::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = clock::ToUnixMicros(t);
-  int64_t seconds = us / 1'000'000;
-  int64_t micros = us % 1'000'000;
-  if (micros < 0) {
-    micros += 1'000'000;
-    seconds -= 1;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(micros * 1000));
 }
 
 void ToProto(const domain::Booking& b, v1::Booking* out) {

@@ -6,6 +6,7 @@
 #include "billing/invoice/v1/invoice_service.pb.h"
 #include "domain/invoice_manager.h"
 #include "domain/model.h"
+#include "protoconv/protoconv.h"
 
 // proto <-> domain for the invoice service. The To* (proto -> domain)
 // functions validate shapes and throw errors::Error naming the field; rules
@@ -27,8 +28,8 @@ domain::InvoiceFilter ToInvoiceFilter(const v1::ListInvoicesRequest& req);
 // A page token as given: bounded in size, checked by the domain.
 void RequirePageToken(const std::string& token);
 
-void ToProto(const money::Money& m, common::Money* out);
-void ToProto(domain::Time t, google::protobuf::Timestamp* out);
+using protoconv::ToProto;
+using protoconv::ToTime;
 void ToProto(const domain::Booking& b, v1::Booking* out);
 void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice* out);
 void ToProto(const domain::CustomerPayment& p, v1::CustomerPayment* out);
@@ -36,8 +37,5 @@ void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::Ge
 void ToProto(const domain::NotificationRecord& n, v1::NotificationRecord* out);
 void ToProto(const domain::InvoiceEvent& e, v1::InvoiceEvent* out);
 
-// Validates a Timestamp (proto range, nanos) and converts it, truncating to
-// microseconds.
-domain::Time ToTime(const google::protobuf::Timestamp& ts, const std::string& field);
 
 }  // namespace billing::invoice::api

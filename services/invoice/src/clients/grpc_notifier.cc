@@ -2,22 +2,15 @@
 
 #include <grpcpp/client_context.h>
 
+#include "protoconv/protoconv.h"
+
 namespace billing::invoice::clients {
 namespace {
 
 namespace nv1 = billing::notify::v1;
 using domain::Notifier;
 
-void SetMoney(const money::Money& m, billing::common::v1::Money* out) {
-  out->set_amount_minor(m.amount_minor);
-  out->set_currency_code(m.currency);
-}
-
-void SetTime(domain::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = clock::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
-}
+using protoconv::ToProto;
 
 void SetRecipient(const domain::NotificationRequest& r, nv1::Recipient* out) {
   out->set_channel(r.channel == domain::Channel::kSms ? billing::common::v1::CHANNEL_SMS
@@ -37,20 +30,13 @@ void SetBooking(const domain::BookingDetails& b, nv1::BookingDetails* out) {
   out->set_confirmation_code(b.confirmation_code);
 }
 
+// Only an answer about the request itself is final. Everything else
+// (unreachable, overloaded, credentials being rotated, an older notify that
+// does not serve the method yet) can be fixed on notify's side, so the
+// notification waits and is sent then.
 bool Transient(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-    case grpc::StatusCode::UNIMPLEMENTED:
-    case grpc::StatusCode::CANCELLED:
-      return true;
-    default:
-      return false;
-  }
+  return code != grpc::StatusCode::INVALID_ARGUMENT && code != grpc::StatusCode::FAILED_PRECONDITION &&
+         code != grpc::StatusCode::OUT_OF_RANGE;
 }
 
 Notifier::Accepted FromProto(const nv1::Notification& n) {
@@ -63,7 +49,12 @@ Notifier::Accepted FromProto(const nv1::Notification& n) {
   }
   a.failure_reason = n.failure_reason();
   if (n.has_sent_time()) {
-    a.sent_at = clock::FromUnixMicros(n.sent_time().seconds() * 1000000 + n.sent_time().nanos() / 1000);
+    try {
+      a.sent_at = protoconv::ToTime(n.sent_time(), "sent_time");
+    } catch (const std::exception&) {
+      // A malformed time from notify must not turn a delivered message into
+      // one that is sent again; the time is simply unknown.
+    }
   }
   return a;
 }
@@ -88,10 +79,10 @@ Notifier::Accepted GrpcNotifier::Send(const std::string& request_id, const domai
       SetRecipient(r, link.mutable_recipient());
       link.set_invoice_id(r.invoice_id);
       link.set_pay_url(r.pay_url);
-      SetMoney(r.amount, link.mutable_amount_due());
+      ToProto(r.amount, link.mutable_amount_due());
       link.set_business_name(r.business_name);
       SetBooking(r.booking, link.mutable_booking());
-      if (r.due_at) SetTime(*r.due_at, link.mutable_due_time());
+      if (r.due_at) ToProto(*r.due_at, link.mutable_due_time());
       if (reminder) {
         nv1::SendPaymentReminderRequest req;
         req.set_request_id(link.request_id());
@@ -117,7 +108,7 @@ Notifier::Accepted GrpcNotifier::Send(const std::string& request_id, const domai
       req.set_request_id(request_id);
       SetRecipient(r, req.mutable_recipient());
       req.set_invoice_id(r.invoice_id);
-      SetMoney(r.amount, req.mutable_amount_paid());
+      ToProto(r.amount, req.mutable_amount_paid());
       req.set_business_name(r.business_name);
       SetBooking(r.booking, req.mutable_booking());
       nv1::SendReceiptResponse resp;

@@ -10,10 +10,9 @@
 
 namespace billing::invoice::clients {
 
-// The notify service over gRPC. Every call has a deadline. Codes that mean
-// "try again" (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED,
-// INTERNAL, UNKNOWN, and UNIMPLEMENTED from an older notify) are transient;
-// the rest mean notify refuses this request and are permanent.
+// The notify service over gRPC. Every call has a deadline. INVALID_ARGUMENT,
+// FAILED_PRECONDITION and OUT_OF_RANGE mean notify refuses this request
+// (permanent); every other failure is transient.
 class GrpcNotifier final : public domain::Notifier {
  public:
   GrpcNotifier(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);

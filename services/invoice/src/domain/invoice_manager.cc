@@ -225,6 +225,9 @@ UpsertBookingResult InvoiceManager::UpsertBooking(const UpsertBookingCommand& cm
       incoming.paid_minor = existing->paid_minor;
       incoming.created_at = existing->created_at;
       incoming.updated_at = now;
+      // A caller that sends no revision must not reset the stored one, or an
+      // older delayed update would apply again afterwards.
+      incoming.revision = std::max(incoming.revision, existing->revision);
       tx.UpdateBooking(incoming);
     }
     result.booking = incoming;
@@ -272,11 +275,11 @@ RecordExternalPaymentResult InvoiceManager::RecordExternalPayment(const RecordEx
     const Time now = clock_.Now();
     if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kRecordExternalPayment, fingerprint, now)) {
       RequireSameRequest(*record, kRecordExternalPayment, fingerprint);
-      for (const auto& p : tx.ListPayments(cmd.booking_id)) {
-        if (p.customer_payment_id == record->resource_id) result.payment = p;
-      }
-      auto booking = tx.FindBooking(cmd.booking_id);
-      if (booking) result.booking = *booking;
+      auto payment = tx.FindPayment(record->resource_id);
+      if (!payment) throw Error(Reason::kInternal, "idempotency record points at a missing payment");
+      result.payment = *payment;
+      // The booking may have been renumbered since: follow the payment.
+      if (auto booking = tx.FindBooking(payment->booking_id)) result.booking = *booking;
       return;
     }
     auto booking = tx.LockBooking(cmd.booking_id);
@@ -287,14 +290,10 @@ RecordExternalPaymentResult InvoiceManager::RecordExternalPayment(const RecordEx
       throw Error(Reason::kCurrencyMismatch, "amount.currency_code must be the booking's currency " + booking->currency,
                   "amount.currency_code");
     }
-    if (!cmd.payment_intent_id.empty()) {
-      for (const auto& p : tx.ListPayments(cmd.booking_id)) {
-        if (p.payment_intent_id == cmd.payment_intent_id) {
-          throw Error(Reason::kPaymentAlreadyRecorded,
-                      "payment_intent_id " + cmd.payment_intent_id + " is already recorded for this booking",
-                      "payment_intent_id");
-        }
-      }
+    if (!cmd.payment_intent_id.empty() && tx.FindPaymentByIntent(cmd.payment_intent_id)) {
+      throw Error(Reason::kPaymentAlreadyRecorded,
+                  "payment_intent_id " + cmd.payment_intent_id + " is already recorded as a payment",
+                  "payment_intent_id");
     }
     const auto paid = money::CheckedAdd(booking->paid_minor, cmd.amount.amount_minor);
     if (!paid || *paid > money::kMaxAmountMinor * 1000) {
@@ -449,6 +448,7 @@ ResendInvoiceResult InvoiceManager::ResendInvoice(const ResendInvoiceCommand& cm
   const std::string actor = ActorOf(cmd.caller);
   ResendInvoiceResult result;
   store_.InTransaction([&](InvoiceTx& tx) {
+    result = {};
     const Time now = clock_.Now();
     if (auto record = tx.ClaimIdempotencyKey(cmd.caller, cmd.request_id, kResendInvoice, fingerprint, now)) {
       RequireSameRequest(*record, kResendInvoice, fingerprint);

@@ -70,6 +70,9 @@ class InvoiceTx {
   virtual std::vector<Invoice> LockDueInvoices(Time now, int limit) = 0;
 
   virtual void InsertPayment(const CustomerPayment& payment) = 0;
+  virtual std::optional<CustomerPayment> FindPayment(const std::string& customer_payment_id) = 0;
+  // The payment that recorded this PaymentIntent, on any booking.
+  virtual std::optional<CustomerPayment> FindPaymentByIntent(const std::string& payment_intent_id) = 0;
   virtual std::vector<CustomerPayment> ListPayments(const std::string& booking_id) = 0;
 
   // Appends to the invoice's log with the next sequence number (the caller
@@ -93,8 +96,11 @@ class InvoiceStore {
   virtual void InTransaction(const std::function<void(InvoiceTx&)>& fn) = 0;
 };
 
-// The outbox as the dispatcher sees it. Each call is one transaction; state
-// changes append `event` to the invoice's log in the same transaction.
+// The outbox as the dispatcher sees it. Each call is one transaction. State
+// changes are guarded by the state they expect (so a dispatcher whose lease
+// ran out cannot overwrite newer news) and return whether they applied; the
+// ones that apply append `event` to the invoice's log in the same
+// transaction, stamped with the invoice's current status.
 class NotificationOutbox {
  public:
   virtual ~NotificationOutbox() = default;
@@ -102,18 +108,24 @@ class NotificationOutbox {
   // whose lease (if any) has run out, so no other dispatcher takes them
   // before `lease_until`. Counts the attempt.
   virtual std::vector<NotificationRecord> Claim(Time now, Time lease_until, int limit) = 0;
-  // notify accepted it (QUEUED, or already SENT/FAILED).
-  virtual void MarkAccepted(int64_t outbox_id, const std::string& notification_id, NotificationState state,
+  // The invoice's current status (a link is only worth sending while OPEN).
+  virtual std::optional<InvoiceStatus> InvoiceStatusOf(const std::string& invoice_id) = 0;
+  // PENDING -> notify accepted it (QUEUED, or already SENT/FAILED).
+  virtual bool MarkAccepted(int64_t outbox_id, const std::string& notification_id, NotificationState state,
                             const std::string& failure_reason, std::optional<Time> sent_at,
                             const InvoiceEvent& event) = 0;
-  // A transient failure: try again at next_attempt_at.
-  virtual void MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) = 0;
-  // A permanent failure: never retried.
-  virtual void MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) = 0;
-  // QUEUED notifications, oldest first, for syncing their delivery state.
-  virtual std::vector<NotificationRecord> ListQueued(int limit) = 0;
-  virtual void UpdateDelivery(int64_t outbox_id, NotificationState state, const std::string& failure_reason,
+  // PENDING, transient failure: try again at next_attempt_at (lease freed).
+  virtual bool MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) = 0;
+  // PENDING -> FAILED for good (refused, or no longer worth sending).
+  virtual bool MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) = 0;
+  // Leases up to `limit` QUEUED notifications whose delivery state is due
+  // for a check, pushing their next check to next_sync_at.
+  virtual std::vector<NotificationRecord> ClaimForSync(Time now, Time next_sync_at, int limit) = 0;
+  // QUEUED -> SENT or FAILED, as notify reports.
+  virtual bool UpdateDelivery(int64_t outbox_id, NotificationState state, const std::string& failure_reason,
                               std::optional<Time> sent_at, const InvoiceEvent& event) = 0;
+  // QUEUED -> PENDING: notify no longer knows it; send it again.
+  virtual bool Requeue(int64_t outbox_id, Time now, const InvoiceEvent& event) = 0;
   // PENDING notifications (the backlog), for metrics.
   virtual int64_t Backlog() = 0;
 };

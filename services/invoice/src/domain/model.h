@@ -163,6 +163,7 @@ struct NotificationRequest {
 // wants it, so a notify outage never loses or blocks the change.
 struct NotificationRecord {
   int64_t outbox_id = 0;
+  std::string request_key{};  // random; notify's request_id is built from it
   std::string invoice_id{};
   NotificationRequest request{};
   NotificationState state = NotificationState::kPending;

@@ -15,7 +15,7 @@ InvoiceEvent NotificationEvent(const NotificationRecord& n, const std::string& t
           .from_status = std::nullopt,
           .to_status = InvoiceStatus::kOpen,
           .reason = reason,
-          .request_id = OutboxDispatcher::RequestIdFor(n.outbox_id),
+          .request_id = OutboxDispatcher::RequestIdFor(n),
           .created_at = now,
           .actor = kActor};
 }
@@ -36,21 +36,38 @@ std::chrono::milliseconds OutboxDispatcher::Backoff(int attempts) const {
   return std::min(delay, options_.max_backoff);
 }
 
-int OutboxDispatcher::DispatchOnce() {
+int OutboxDispatcher::DispatchOnce(std::stop_token stop) {
   const Time now = clock_.Now();
   const auto claimed = outbox_.Claim(now, now + options_.lease, options_.batch_size);
   int accepted = 0;
   for (const auto& n : claimed) {
+    if (stop.stop_requested()) {
+      outbox_.MarkRetry(n.outbox_id, "", clock_.Now());  // release for another dispatcher
+      continue;
+    }
+    const bool asks_for_payment = n.request.purpose == NotificationPurpose::kInvoiceLink ||
+                                  n.request.purpose == NotificationPurpose::kPaymentReminder;
+    if (asks_for_payment) {
+      const auto status = outbox_.InvoiceStatusOf(n.invoice_id);
+      if (status && *status != InvoiceStatus::kOpen) {
+        const std::string reason = "not sent: the invoice is " + std::string(Name(*status));
+        outbox_.MarkFailed(n.outbox_id, reason,
+                           NotificationEvent(n, "NOTIFICATION_DROPPED", Describe(n) + " " + reason, clock_.Now()));
+        continue;
+      }
+    }
     try {
-      const auto result = notifier_.Send(RequestIdFor(n.outbox_id), n.request);
+      const auto result = notifier_.Send(RequestIdFor(n), n.request);
       const Time done = clock_.Now();
       const std::string type = result.state == NotificationState::kFailed ? "NOTIFICATION_FAILED"
                                : result.state == NotificationState::kSent ? "NOTIFICATION_SENT"
                                                                           : "NOTIFICATION_ACCEPTED";
-      outbox_.MarkAccepted(n.outbox_id, result.notification_id, result.state, result.failure_reason, result.sent_at,
-                           NotificationEvent(n, type, Describe(n) + " handed to notify as " + result.notification_id,
-                                             done));
-      ++accepted;
+      if (outbox_.MarkAccepted(n.outbox_id, result.notification_id, result.state, result.failure_reason,
+                               result.sent_at,
+                               NotificationEvent(n, type, Describe(n) + " handed to notify as " +
+                                                              result.notification_id, done))) {
+        ++accepted;
+      }
     } catch (const Notifier::Error& e) {
       const Time done = clock_.Now();
       if (e.permanent()) {
@@ -67,18 +84,31 @@ int OutboxDispatcher::DispatchOnce() {
 
 int OutboxDispatcher::SyncOnce() {
   int changed = 0;
-  for (const auto& n : outbox_.ListQueued(options_.batch_size)) {
+  const Time now = clock_.Now();
+  for (const auto& n : outbox_.ClaimForSync(now, now + options_.sync_interval, options_.batch_size)) {
     try {
       const auto status = notifier_.Status(n.notification_id);
-      if (!status || status->state == NotificationState::kQueued) continue;
+      if (!status) {
+        // notify has no record of it (its data was lost or restored): send
+        // it again rather than wait forever.
+        if (outbox_.Requeue(n.outbox_id, clock_.Now(),
+                            NotificationEvent(n, "NOTIFICATION_REQUEUED",
+                                              Describe(n) + " unknown to notify; queued again", clock_.Now()))) {
+          ++changed;
+        }
+        continue;
+      }
+      if (status->state == NotificationState::kQueued) continue;
       const bool sent = status->state == NotificationState::kSent;
-      outbox_.UpdateDelivery(
-          n.outbox_id, status->state, status->failure_reason, status->sent_at,
-          NotificationEvent(n, sent ? "NOTIFICATION_SENT" : "NOTIFICATION_FAILED",
-                            Describe(n) + (sent ? " delivered" : " failed: " + status->failure_reason), clock_.Now()));
-      ++changed;
+      if (outbox_.UpdateDelivery(
+              n.outbox_id, status->state, status->failure_reason, status->sent_at,
+              NotificationEvent(n, sent ? "NOTIFICATION_SENT" : "NOTIFICATION_FAILED",
+                                Describe(n) + (sent ? " delivered" : " failed: " + status->failure_reason),
+                                clock_.Now()))) {
+        ++changed;
+      }
     } catch (const Notifier::Error&) {
-      // notify is unreachable; the next pass asks again.
+      // notify is unreachable; the row's next check is already scheduled.
     }
   }
   return changed;

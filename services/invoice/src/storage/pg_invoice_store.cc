@@ -107,6 +107,21 @@ Invoice ReadInvoice(const soci::row& row) {
   return inv;
 }
 
+CustomerPayment ReadPayment(const soci::row& row) {
+  RowReader r(row);
+  CustomerPayment p;
+  p.customer_payment_id = r.Str();
+  p.booking_id = r.Str();
+  p.invoice_id = r.Str();
+  p.amount.currency = r.Str();
+  p.amount.amount_minor = r.Int();
+  p.source = Parsed(domain::ParsePaymentSource(r.Str()), "payment source");
+  p.payment_intent_id = r.Str();
+  p.external_reference = r.Str();
+  p.created_at = r.TimeAt();
+  return p;
+}
+
 json RequestToJson(const NotificationRequest& n) {
   json j = {{"purpose", domain::Name(n.purpose)},
             {"channel", domain::Name(n.channel)},
@@ -160,6 +175,7 @@ NotificationRecord ReadNotification(const soci::row& row) {
   n.attempts = r.Int32();
   n.created_at = r.TimeAt();
   n.sent_at = r.OptTime();
+  n.request_key = r.Str();
   return n;
 }
 
@@ -363,20 +379,16 @@ class PgInvoiceTx final : public domain::InvoiceTx {
 
   std::vector<CustomerPayment> ListPayments(const std::string& booking_id) override {
     soci::rowset<soci::row> rows = (sql_.prepare << sql::kListPaymentsByBooking, use(booking_id, "booking_id"));
-    return ReadAll(rows, [](const soci::row& row) {
-      RowReader r(row);
-      CustomerPayment p;
-      p.customer_payment_id = r.Str();
-      p.booking_id = r.Str();
-      p.invoice_id = r.Str();
-      p.amount.currency = r.Str();
-      p.amount.amount_minor = r.Int();
-      p.source = Parsed(domain::ParsePaymentSource(r.Str()), "payment source");
-      p.payment_intent_id = r.Str();
-      p.external_reference = r.Str();
-      p.created_at = r.TimeAt();
-      return p;
-    });
+    return ReadAll(rows, ReadPayment);
+  }
+
+  std::optional<CustomerPayment> FindPayment(const std::string& customer_payment_id) override {
+    return SelectOne<CustomerPayment>(sql::kSelectPayment, "id", customer_payment_id, ReadPayment);
+  }
+
+  std::optional<CustomerPayment> FindPaymentByIntent(const std::string& payment_intent_id) override {
+    return SelectOne<CustomerPayment>(sql::kSelectPaymentByIntent, "payment_intent_id", payment_intent_id,
+                                      ReadPayment);
   }
 
   void AppendEvent(const InvoiceEvent& e) override { AppendEventRow(sql_, e); }
@@ -453,10 +465,27 @@ class PgInvoiceTx final : public domain::InvoiceTx {
 }  // namespace
 
 void PgInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&)>& fn) {
-  pool_.Transact([&](soci::session& session) {
-    PgInvoiceTx tx(session);
-    fn(tx);
-  });
+  // A unique violation here means a concurrent transaction inserted the same
+  // key first (two first upserts of one booking, two renumberings into one
+  // id): the whole function runs again and now sees that row, and the domain
+  // decides (update, BOOKING_ID_TAKEN, ...). Nothing ran outside the
+  // rolled-back transaction, so running it again is safe.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pool_.Transact([&](soci::session& session) {
+        PgInvoiceTx tx(session);
+        fn(tx);
+      });
+      return;
+    } catch (const std::exception& e) {
+      if (!db::IsUniqueViolation(e)) throw;
+      if (attempt >= kAttempts) {
+        throw errors::Error(errors::Reason::kConcurrentModification,
+                            "a concurrent request changed the same records; retry the request");
+      }
+    }
+  }
 }
 
 std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until, int limit) {
@@ -469,11 +498,19 @@ std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until
   });
 }
 
-void PgInvoiceStore::MarkAccepted(int64_t outbox_id, const std::string& notification_id,
+std::optional<domain::InvoiceStatus> PgInvoiceStore::InvoiceStatusOf(const std::string& invoice_id) {
+  return pool_.Transact([&](soci::session& sql) -> std::optional<domain::InvoiceStatus> {
+    std::string status;
+    sql << sql::kInvoiceStatus, use(invoice_id, "invoice_id"), into(status);
+    if (!sql.got_data()) return std::nullopt;
+    return domain::ParseInvoiceStatus(status);
+  });
+}
+
+bool PgInvoiceStore::MarkAccepted(int64_t outbox_id, const std::string& notification_id,
                                   domain::NotificationState state, const std::string& failure_reason,
                                   std::optional<Time> sent_at, const InvoiceEvent& event) {
-  pool_.Transact([&](soci::session& sql) {
-    AppendNotificationEvent(sql, event);
+  return pool_.Transact([&](soci::session& sql) {
     const std::string state_name(domain::Name(state));
     long long id = outbox_id;
     OptMicros sent(sent_at);
@@ -481,42 +518,69 @@ void PgInvoiceStore::MarkAccepted(int64_t outbox_id, const std::string& notifica
     sql << sql::kMarkNotificationAccepted, use(state_name, "state"), use(notification_id, "notification_id"),
         use(failure_reason, "failure_reason"), use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id"),
         into(invoice_id);
+    if (!sql.got_data()) return false;
+    AppendNotificationEvent(sql, event);
+    return true;
   });
 }
 
-void PgInvoiceStore::MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) {
-  pool_.Transact([&](soci::session& sql) {
+bool PgInvoiceStore::MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) {
+  return pool_.Transact([&](soci::session& sql) {
     long long id = outbox_id;
     long long next = clock::ToUnixMicros(next_attempt_at);
-    sql << sql::kMarkNotificationRetry, use(error, "error"), use(next, "next"), use(id, "outbox_id");
+    std::string invoice_id;
+    sql << sql::kMarkNotificationRetry, use(error, "error"), use(next, "next"), use(id, "outbox_id"),
+        into(invoice_id);
+    return sql.got_data();
   });
 }
 
-void PgInvoiceStore::MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) {
-  pool_.Transact([&](soci::session& sql) {
-    AppendNotificationEvent(sql, event);
-    long long id = outbox_id;
-    sql << sql::kMarkNotificationFailed, use(error, "error"), use(id, "outbox_id");
-  });
-}
-
-std::vector<NotificationRecord> PgInvoiceStore::ListQueued(int limit) {
+bool PgInvoiceStore::MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) {
   return pool_.Transact([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kListQueuedNotifications, use(limit, "limit"));
+    long long id = outbox_id;
+    std::string invoice_id;
+    sql << sql::kMarkNotificationFailed, use(error, "error"), use(id, "outbox_id"), into(invoice_id);
+    if (!sql.got_data()) return false;
+    AppendNotificationEvent(sql, event);
+    return true;
+  });
+}
+
+std::vector<NotificationRecord> PgInvoiceStore::ClaimForSync(Time now, Time next_sync_at, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    long long next_us = clock::ToUnixMicros(next_sync_at);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimForSync, use(next_us, "next_sync"),
+                                    use(now_us, "now"), use(limit, "limit"));
     return ReadAll(rows, ReadNotification);
   });
 }
 
-void PgInvoiceStore::UpdateDelivery(int64_t outbox_id, domain::NotificationState state,
+bool PgInvoiceStore::UpdateDelivery(int64_t outbox_id, domain::NotificationState state,
                                     const std::string& failure_reason, std::optional<Time> sent_at,
                                     const InvoiceEvent& event) {
-  pool_.Transact([&](soci::session& sql) {
-    AppendNotificationEvent(sql, event);
+  return pool_.Transact([&](soci::session& sql) {
     const std::string state_name(domain::Name(state));
     long long id = outbox_id;
     OptMicros sent(sent_at);
+    std::string invoice_id;
     sql << sql::kUpdateNotificationDelivery, use(state_name, "state"), use(failure_reason, "failure_reason"),
-        use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id");
+        use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id"), into(invoice_id);
+    if (!sql.got_data()) return false;
+    AppendNotificationEvent(sql, event);
+    return true;
+  });
+}
+
+bool PgInvoiceStore::Requeue(int64_t outbox_id, Time now, const InvoiceEvent& event) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long id = outbox_id;
+    long long now_us = clock::ToUnixMicros(now);
+    std::string invoice_id;
+    sql << sql::kRequeueNotification, use(now_us, "now"), use(id, "outbox_id"), into(invoice_id);
+    if (!sql.got_data()) return false;
+    AppendNotificationEvent(sql, event);
+    return true;
   });
 }
 

@@ -14,14 +14,16 @@ class PgInvoiceStore final : public domain::InvoiceStore, public domain::Notific
   void InTransaction(const std::function<void(domain::InvoiceTx&)>& fn) override;
 
   std::vector<domain::NotificationRecord> Claim(domain::Time now, domain::Time lease_until, int limit) override;
-  void MarkAccepted(int64_t outbox_id, const std::string& notification_id, domain::NotificationState state,
+  std::optional<domain::InvoiceStatus> InvoiceStatusOf(const std::string& invoice_id) override;
+  bool MarkAccepted(int64_t outbox_id, const std::string& notification_id, domain::NotificationState state,
                     const std::string& failure_reason, std::optional<domain::Time> sent_at,
                     const domain::InvoiceEvent& event) override;
-  void MarkRetry(int64_t outbox_id, const std::string& error, domain::Time next_attempt_at) override;
-  void MarkFailed(int64_t outbox_id, const std::string& error, const domain::InvoiceEvent& event) override;
-  std::vector<domain::NotificationRecord> ListQueued(int limit) override;
-  void UpdateDelivery(int64_t outbox_id, domain::NotificationState state, const std::string& failure_reason,
+  bool MarkRetry(int64_t outbox_id, const std::string& error, domain::Time next_attempt_at) override;
+  bool MarkFailed(int64_t outbox_id, const std::string& error, const domain::InvoiceEvent& event) override;
+  std::vector<domain::NotificationRecord> ClaimForSync(domain::Time now, domain::Time next_sync_at, int limit) override;
+  bool UpdateDelivery(int64_t outbox_id, domain::NotificationState state, const std::string& failure_reason,
                       std::optional<domain::Time> sent_at, const domain::InvoiceEvent& event) override;
+  bool Requeue(int64_t outbox_id, domain::Time now, const domain::InvoiceEvent& event) override;
   int64_t Backlog() override;
 
  private:

@@ -105,6 +105,14 @@ inline constexpr char kInsertPayment[] =
     "payment_intent_id, external_reference, created_at) VALUES (CAST(:id AS UUID), :booking_id, "
     "CAST(NULLIF(:invoice_id, '') AS UUID), :currency, :amount_minor, :source, NULLIF(:payment_intent_id, ''), "
     ":external_reference, " BILLING_TS(":created") ")";
+inline constexpr char kSelectPayment[] =
+    "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
+    "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
+    BILLING_US("created_at") " FROM customer_payments WHERE customer_payment_id = CAST(:id AS UUID)";
+inline constexpr char kSelectPaymentByIntent[] =
+    "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
+    "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
+    BILLING_US("created_at") " FROM customer_payments WHERE payment_intent_id = :payment_intent_id";
 inline constexpr char kListPaymentsByBooking[] =
     "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
     "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
@@ -125,7 +133,7 @@ inline constexpr char kListEvents[] =
 // --- the notification outbox -----------------------------------------------------------
 #define BILLING_NOTIFICATION_COLUMNS                                                                \
   "outbox_id, invoice_id::TEXT, request::TEXT, state, notification_id, failure_reason, attempts, " \
-  BILLING_US("created_at") ", " BILLING_US("sent_at")
+  BILLING_US("created_at") ", " BILLING_US("sent_at") ", request_key::TEXT"
 
 inline constexpr char kInsertNotification[] =
     "INSERT INTO invoice_notifications (invoice_id, purpose, channel, recipient, request, next_attempt_at, "
@@ -134,29 +142,39 @@ inline constexpr char kInsertNotification[] =
 inline constexpr char kListNotifications[] =
     "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications "
     "WHERE invoice_id = CAST(:invoice_id AS UUID) ORDER BY outbox_id";
+// = ANY(ARRAY(...)) evaluates the locking subquery exactly once, so a
+// claim never takes more than :limit rows.
 inline constexpr char kClaimNotifications[] =
     "UPDATE invoice_notifications SET lease_until = " BILLING_TS(":lease_until") ", attempts = attempts + 1 "
-    "WHERE outbox_id IN (SELECT outbox_id FROM invoice_notifications "
+    "WHERE outbox_id = ANY(ARRAY(SELECT outbox_id FROM invoice_notifications "
     "  WHERE state = 'PENDING' AND next_attempt_at <= " BILLING_TS(":now") " "
     "  AND (lease_until IS NULL OR lease_until <= " BILLING_TS(":now") ") "
-    "  ORDER BY next_attempt_at, outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "  ORDER BY next_attempt_at, outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED)) "
     "RETURNING " BILLING_NOTIFICATION_COLUMNS;
+inline constexpr char kInvoiceStatus[] = "SELECT status FROM invoices WHERE invoice_id = CAST(:invoice_id AS UUID)";
 inline constexpr char kMarkNotificationAccepted[] =
     "UPDATE invoice_notifications SET state = :state, notification_id = :notification_id, "
     "failure_reason = :failure_reason, sent_at = " BILLING_TS(":sent_at") ", lease_until = NULL "
-    "WHERE outbox_id = :outbox_id RETURNING invoice_id::TEXT";
+    "WHERE outbox_id = :outbox_id AND state = 'PENDING' RETURNING invoice_id::TEXT";
 inline constexpr char kMarkNotificationRetry[] =
     "UPDATE invoice_notifications SET failure_reason = :error, next_attempt_at = " BILLING_TS(":next") ", "
-    "lease_until = NULL WHERE outbox_id = :outbox_id";
+    "lease_until = NULL WHERE outbox_id = :outbox_id AND state = 'PENDING' RETURNING invoice_id::TEXT";
 inline constexpr char kMarkNotificationFailed[] =
     "UPDATE invoice_notifications SET state = 'FAILED', failure_reason = :error, lease_until = NULL "
-    "WHERE outbox_id = :outbox_id";
-inline constexpr char kListQueuedNotifications[] =
-    "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications WHERE state = 'QUEUED' "
-    "ORDER BY outbox_id LIMIT :limit";
+    "WHERE outbox_id = :outbox_id AND state = 'PENDING' RETURNING invoice_id::TEXT";
+inline constexpr char kClaimForSync[] =
+    "UPDATE invoice_notifications SET next_sync_at = " BILLING_TS(":next_sync") " "
+    "WHERE outbox_id = ANY(ARRAY(SELECT outbox_id FROM invoice_notifications "
+    "  WHERE state = 'QUEUED' AND (next_sync_at IS NULL OR next_sync_at <= " BILLING_TS(":now") ") "
+    "  ORDER BY next_sync_at NULLS FIRST, outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED)) "
+    "RETURNING " BILLING_NOTIFICATION_COLUMNS;
 inline constexpr char kUpdateNotificationDelivery[] =
     "UPDATE invoice_notifications SET state = :state, failure_reason = :failure_reason, "
-    "sent_at = " BILLING_TS(":sent_at") " WHERE outbox_id = :outbox_id";
+    "sent_at = " BILLING_TS(":sent_at") " WHERE outbox_id = :outbox_id AND state = 'QUEUED' RETURNING invoice_id::TEXT";
+inline constexpr char kRequeueNotification[] =
+    "UPDATE invoice_notifications SET state = 'PENDING', notification_id = '', next_sync_at = NULL, "
+    "next_attempt_at = " BILLING_TS(":now") " WHERE outbox_id = :outbox_id AND state = 'QUEUED' "
+    "RETURNING invoice_id::TEXT";
 inline constexpr char kCountPendingNotifications[] =
     "SELECT count(*) FROM invoice_notifications WHERE state = 'PENDING'";
 
