@@ -1,6 +1,7 @@
 // The invoice lifecycle through the real binary: the outbox delivering to a
-// notify server (a fake until the notify binary exists), a notify outage,
-// resend, close, list and the event log over gRPC.
+// notify server, a notify outage, resend, close, list and the event log over
+// gRPC. notify is the in-process FakeNotify here, which counts every call and
+// can refuse on demand; invoice_notify_test.cc runs the real notify binary.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -11,6 +12,7 @@
 #include "e2e/invoice_env.h"
 #include "support/fake_notify.h"
 #include "support/grpc_helpers.h"
+#include "support/eventually.h"
 #include "support/postgres.h"
 #include "support/process.h"
 
@@ -18,15 +20,6 @@ namespace billing::testing {
 namespace {
 
 namespace v1 = billing::invoice::v1;
-
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
 
 class InvoiceLifecycleE2eTest : public ::testing::Test {
  protected:

@@ -4,12 +4,14 @@
 
 #include "domain/invoice_manager.h"
 #include "errors/error.h"
+#include "unit/error_of.h"
 #include "unit/invoice/fake_invoice_store.h"
 
 namespace billing::invoice::domain {
 namespace {
 
 using errors::Reason;
+using billing::testing::ErrorOf;
 
 // Deterministic ids and tokens.
 class SequentialIds final : public ids::IdGenerator {
@@ -57,18 +59,6 @@ class InvoiceManagerTest : public ::testing::Test {
     cmd.amount = {amount, "USD"};
     cmd.send_type = Channel::kEmail;
     return cmd;
-  }
-
-  // The reason and field of the errors::Error that f throws.
-  template <typename F>
-  std::pair<Reason, std::string> ErrorOf(F&& f) {
-    try {
-      f();
-    } catch (const errors::Error& e) {
-      return {e.reason(), e.field()};
-    }
-    ADD_FAILURE() << "no error thrown";
-    return {Reason::kInternal, ""};
   }
 
   testing::FakeInvoiceStore store_;

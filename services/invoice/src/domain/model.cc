@@ -1,29 +1,11 @@
 #include "domain/model.h"
 
-#include <array>
-#include <utility>
+#include "enums/enum_table.h"
 
 namespace billing::invoice::domain {
 namespace {
 
-template <typename E, std::size_t N>
-std::optional<E> ParseFrom(const std::array<std::pair<E, std::string_view>, N>& table,
-                           std::string_view s) {
-  for (const auto& [value, name] : table) {
-    if (name == s) return value;
-  }
-  return std::nullopt;
-}
-
-template <typename E, std::size_t N>
-std::string_view NameFrom(const std::array<std::pair<E, std::string_view>, N>& table, E e) {
-  for (const auto& [value, name] : table) {
-    if (value == e) return name;
-  }
-  return "";
-}
-
-constexpr std::array<std::pair<BookingStatus, std::string_view>, 6> kBookingStatuses = {{
+constexpr enums::Table<BookingStatus, 6> kBookingStatuses = {{
     {BookingStatus::kDraft, "DRAFT"},
     {BookingStatus::kPending, "PENDING"},
     {BookingStatus::kConfirmed, "CONFIRMED"},
@@ -31,31 +13,31 @@ constexpr std::array<std::pair<BookingStatus, std::string_view>, 6> kBookingStat
     {BookingStatus::kVoided, "VOIDED"},
     {BookingStatus::kPostponed, "POSTPONED"},
 }};
-constexpr std::array<std::pair<Channel, std::string_view>, 2> kChannels = {{
+constexpr enums::Table<Channel, 2> kChannels = {{
     {Channel::kEmail, "EMAIL"},
     {Channel::kSms, "SMS"},
 }};
-constexpr std::array<std::pair<InvoiceStatus, std::string_view>, 5> kInvoiceStatuses = {{
+constexpr enums::Table<InvoiceStatus, 5> kInvoiceStatuses = {{
     {InvoiceStatus::kOpen, "OPEN"},
     {InvoiceStatus::kPaid, "PAID"},
     {InvoiceStatus::kClosed, "CLOSED"},
     {InvoiceStatus::kCanceled, "CANCELED"},
     {InvoiceStatus::kExpired, "EXPIRED"},
 }};
-constexpr std::array<std::pair<PaymentSource, std::string_view>, 4> kPaymentSources = {{
+constexpr enums::Table<PaymentSource, 4> kPaymentSources = {{
     {PaymentSource::kInvoice, "INVOICE"},
     {PaymentSource::kDashboard, "DASHBOARD"},
     {PaymentSource::kAutoCharge, "AUTO_CHARGE"},
     {PaymentSource::kOther, "OTHER"},
 }};
 
-constexpr std::array<std::pair<NotificationPurpose, std::string_view>, 4> kPurposes = {{
+constexpr enums::Table<NotificationPurpose, 4> kPurposes = {{
     {NotificationPurpose::kInvoiceLink, "INVOICE_LINK"},
     {NotificationPurpose::kReceipt, "RECEIPT"},
     {NotificationPurpose::kBookingConfirmation, "BOOKING_CONFIRMATION"},
     {NotificationPurpose::kPaymentReminder, "PAYMENT_REMINDER"},
 }};
-constexpr std::array<std::pair<NotificationState, std::string_view>, 4> kNotificationStates = {{
+constexpr enums::Table<NotificationState, 4> kNotificationStates = {{
     {NotificationState::kPending, "PENDING"},
     {NotificationState::kQueued, "QUEUED"},
     {NotificationState::kSent, "SENT"},
@@ -76,20 +58,20 @@ bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 }  // namespace
 
-std::string_view Name(BookingStatus s) { return NameFrom(kBookingStatuses, s); }
-std::string_view Name(Channel c) { return NameFrom(kChannels, c); }
-std::string_view Name(InvoiceStatus s) { return NameFrom(kInvoiceStatuses, s); }
-std::string_view Name(PaymentSource s) { return NameFrom(kPaymentSources, s); }
-std::optional<BookingStatus> ParseBookingStatus(std::string_view s) { return ParseFrom(kBookingStatuses, s); }
-std::optional<Channel> ParseChannel(std::string_view s) { return ParseFrom(kChannels, s); }
-std::optional<InvoiceStatus> ParseInvoiceStatus(std::string_view s) { return ParseFrom(kInvoiceStatuses, s); }
-std::optional<PaymentSource> ParsePaymentSource(std::string_view s) { return ParseFrom(kPaymentSources, s); }
+std::string_view Name(BookingStatus s) { return enums::Name(kBookingStatuses, s); }
+std::string_view Name(Channel c) { return enums::Name(kChannels, c); }
+std::string_view Name(InvoiceStatus s) { return enums::Name(kInvoiceStatuses, s); }
+std::string_view Name(PaymentSource s) { return enums::Name(kPaymentSources, s); }
+std::optional<BookingStatus> ParseBookingStatus(std::string_view s) { return enums::Parse(kBookingStatuses, s); }
+std::optional<Channel> ParseChannel(std::string_view s) { return enums::Parse(kChannels, s); }
+std::optional<InvoiceStatus> ParseInvoiceStatus(std::string_view s) { return enums::Parse(kInvoiceStatuses, s); }
+std::optional<PaymentSource> ParsePaymentSource(std::string_view s) { return enums::Parse(kPaymentSources, s); }
 
-std::string_view Name(NotificationPurpose p) { return NameFrom(kPurposes, p); }
-std::string_view Name(NotificationState s) { return NameFrom(kNotificationStates, s); }
-std::optional<NotificationPurpose> ParseNotificationPurpose(std::string_view s) { return ParseFrom(kPurposes, s); }
+std::string_view Name(NotificationPurpose p) { return enums::Name(kPurposes, p); }
+std::string_view Name(NotificationState s) { return enums::Name(kNotificationStates, s); }
+std::optional<NotificationPurpose> ParseNotificationPurpose(std::string_view s) { return enums::Parse(kPurposes, s); }
 std::optional<NotificationState> ParseNotificationState(std::string_view s) {
-  return ParseFrom(kNotificationStates, s);
+  return enums::Parse(kNotificationStates, s);
 }
 
 bool IsOff(BookingStatus s) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "db/row_reader.h"
 #include "errors/error.h"
 #include "storage/sql.h"
 
@@ -21,35 +22,8 @@ using soci::indicator;
 using soci::into;
 using soci::use;
 
-// Reads column i of a row, tolerating NULL where the schema allows it.
-class RowReader {
- public:
-  explicit RowReader(const soci::row& row) : row_(row) {}
-  std::string Str() { return row_.get<std::string>(i_++); }
-  long long Int() { return row_.get<long long>(i_++); }
-  int Int32() { return row_.get<int>(i_++); }
-  bool Bool() { return row_.get<int>(i_++) != 0; }
-  std::optional<Time> OptTime() {
-    const std::size_t i = i_++;
-    if (row_.get_indicator(i) == soci::i_null) return std::nullopt;
-    return clock::FromUnixMicros(row_.get<long long>(i));
-  }
-  Time TimeAt() { return clock::FromUnixMicros(Int()); }
-
- private:
-  const soci::row& row_;
-  std::size_t i_ = 0;
-};
-
-[[noreturn]] void Corrupt(const std::string& what) {
-  throw errors::Error(errors::Reason::kInternal, "stored data is inconsistent: " + what);
-}
-
-template <typename T>
-T Parsed(std::optional<T> value, const char* what) {
-  if (!value) Corrupt(what);
-  return *value;
-}
+using db::Parsed;
+using db::RowReader;
 
 Booking ReadBooking(const soci::row& row) {
   RowReader r(row);
