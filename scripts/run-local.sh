@@ -16,12 +16,21 @@ source scripts/lib/pg.sh
 PGDIR=$(pg_dir_for "$ROOT/.local/pg")
 
 stop_services() {
+  local pids=()
   for svc in invoice payments notify stripe-emulator; do
     if [ -f "$STATE/$svc.pid" ]; then
-      kill -TERM "$(cat "$STATE/$svc.pid")" 2>/dev/null || true
+      pids+=("$(cat "$STATE/$svc.pid")")
       rm -f "$STATE/$svc.pid"
     fi
   done
+  ((${#pids[@]})) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # Wait for them to let go of their ports before anything restarts.
+  for _ in $(seq 1 150); do
+    kill -0 "${pids[@]}" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
 if [ "${1:-}" = "stop" ]; then
@@ -67,7 +76,13 @@ echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($
 start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}" \
   BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR"
 start_service payments "$PAYMENTS_ADDR" 9462 STRIPE_API_BASE="http://$STRIPE_ADDR" STRIPE_SECRET_KEY=sk_test_local
-start_service notify "$NOTIFY_ADDR" 9463
+# The file transport: each message the customer would receive lands in
+# $OUTBOX (an .eml, or an .sms.txt). Point EMAIL_TRANSPORT / SMS_TRANSPORT at
+# smtp / twilio (see the README) to send for real.
+OUTBOX=$STATE/outbox
+rm -rf "$OUTBOX"
+start_service notify "$NOTIFY_ADDR" 9463 FILE_OUTBOX_DIR="$OUTBOX" DEFAULT_REGION=US \
+  EMAIL_FROM_ADDRESS="billing@sunsetkayaks.example" DISPATCH_POLL_INTERVAL_MS=100
 
 BUF=(node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge)
 for addr in "$INVOICE_ADDR" "$PAYMENTS_ADDR" "$NOTIFY_ADDR"; do
@@ -116,15 +131,51 @@ node -e '
               `"${b.activityName}" on ${b.date} ${b.start}-${b.end}.`);
   console.log(`Pay link: ${v.invoice.payUrl}`);' "$STATE/invoice.json"
 echo "A second invoice ($SECOND_ID) was created, listed and closed; the first was resent by SMS."
-echo "Its notifications wait in the invoice outbox (state PENDING) until the notify service serves them."
+
+echo
+echo "==> notify delivered the first invoice's link by email and by SMS (files in $OUTBOX):"
+# Asked of notify itself: the invoice's notifications and their states.
+sent_ids() {
+  "${BUF[@]}" "http://$NOTIFY_ADDR/billing.notify.v1.NotifyService/ListNotifications" \
+    -d '{"invoice_id":"'"$INVOICE_ID"'"}' >"$STATE/notifications.json" 2>/dev/null || return 0
+  node -e 'const v = JSON.parse(require("fs").readFileSync(process.argv[1]));
+    for (const n of v.notifications || []) if (n.status === "NOTIFICATION_STATUS_SENT") console.log(n.notificationId);' \
+    "$STATE/notifications.json"
+}
+for _ in $(seq 1 100); do
+  [ "$(sent_ids | grep -c .)" -ge 2 ] && break
+  sleep 0.1
+done
+ids=$(sent_ids)
+[ "$(echo "$ids" | grep -c .)" -ge 2 ] || { echo "notify did not deliver the link; see $STATE/notify.log" >&2; exit 1; }
+delivered=$(for id in $ids; do ls "$OUTBOX/$id".*; done)
+for f in $delivered; do
+  echo
+  echo "--- $f"
+  case $f in
+    *.sms.txt) cat "$f" ;;
+    # Decoded as a mail client would show it: headers and the text part.
+    *.eml) python3 -c '
+import sys
+from email import policy
+from email.parser import BytesParser
+m = BytesParser(policy=policy.default).parse(open(sys.argv[1], "rb"))
+for h in ("From", "To", "Subject", "Message-ID"):
+    print("%s: %s" % (h, m[h]))
+print()
+print(m.get_body(preferencelist=("plain",)).get_content().rstrip())
+print("(+ an HTML part)")' "$f" ;;
+  esac
+done
 
 cat <<TXT
 
 The services and the Stripe emulator (http://$STRIPE_ADDR) keep running. Try:
   node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge --list-services http://$INVOICE_ADDR
+  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge http://$NOTIFY_ADDR/billing.notify.v1.NotifyService/ListNotifications -d '{"invoice_id":"$INVOICE_ID"}'
   curl -s 127.0.0.1:9461/metrics | grep grpc_server_handled_total
   curl -s http://$STRIPE_ADDR/_emulator/ledger
-Sending the link (notify) and paying it (payments, through the Stripe
-emulator) join this walk as those services land. Stop everything with:
+Paying the link (payments, through the Stripe emulator) joins this walk as
+the pay flow lands. Stop everything with:
   bash scripts/run-local.sh stop
 TXT

@@ -12,9 +12,13 @@ PACKAGES=(
   libsoci-dev libpq-dev libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
   libcurl4-openssl-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
+  # notify: Mustache templates, phone numbers
+  libmstch-dev libphonenumber-dev
   # run and test: PostgreSQL server binaries, openssl for test certificates,
   # runuser (util-linux) to run PostgreSQL as its own user when we are root
   postgresql-15 openssl util-linux ca-certificates curl
+  # test: a real SMTP server (tests/tools/smtp_sink.py)
+  python3 python3-aiosmtpd
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 

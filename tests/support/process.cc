@@ -252,6 +252,57 @@ bool ServiceProcess::Running() {
 
 std::string ServiceProcess::Logs() const { return ReadFile(dir_ + "/output.log"); }
 
+HelperProcess::HelperProcess(std::vector<std::string> argv, std::string ready_marker,
+                             std::map<std::string, std::string> env, std::chrono::seconds timeout)
+    : argv_(std::move(argv)), ready_marker_(std::move(ready_marker)), env_(std::move(env)), timeout_(timeout) {
+  dir_ = MakeTempDir("billing-helper");
+  Start();
+}
+
+HelperProcess::~HelperProcess() {
+  if (pid_ > 0) {
+    kill(-pid_, SIGKILL);
+    int ignored;
+    WaitFor(pid_, std::chrono::seconds(5), &ignored);
+  }
+}
+
+void HelperProcess::Start() {
+  if (pid_ > 0) return;
+  // A log per run, so readiness is judged on this run's output only.
+  const std::string log = dir_ + "/output-" + std::to_string(++runs_) + ".log";
+  pid_ = Spawn(argv_, env_, log);
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  while (ReadFile(log).find(ready_marker_) == std::string::npos) {
+    int code = 0;
+    if (WaitFor(pid_, std::chrono::milliseconds(0), &code)) {
+      pid_ = -1;
+      throw std::runtime_error(argv_[0] + " exited with " + std::to_string(code) + ":\n" + ReadFile(log));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error(argv_[0] + " did not get ready:\n" + ReadFile(log));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void HelperProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int code = 0;
+  if (!WaitFor(pid_, std::chrono::seconds(5), &code)) {
+    kill(-pid_, SIGKILL);
+    WaitFor(pid_, std::chrono::seconds(5), &code);
+  }
+  pid_ = -1;
+}
+
+std::string HelperProcess::Logs() const {
+  std::string out;
+  for (int i = 1; i <= runs_; ++i) out += ReadFile(dir_ + "/output-" + std::to_string(i) + ".log");
+  return out;
+}
+
 std::string InvoiceBinary() { return BILLING_INVOICE_BIN; }
 std::string PaymentsBinary() { return BILLING_PAYMENTS_BIN; }
 std::string NotifyBinary() { return BILLING_NOTIFY_BIN; }

@@ -78,6 +78,31 @@ class ServiceProcess {
   std::map<std::string, int> ports_;
 };
 
+// A helper server that is not one of ours (the SMTP sink): started with
+// argv and env, ready once its output contains `ready_marker`. Can be
+// stopped and started again with the same arguments (outage tests).
+class HelperProcess {
+ public:
+  HelperProcess(std::vector<std::string> argv, std::string ready_marker,
+                std::map<std::string, std::string> env = {}, std::chrono::seconds timeout = std::chrono::seconds(20));
+  ~HelperProcess();  // SIGKILL if still running
+  HelperProcess(const HelperProcess&) = delete;
+  HelperProcess& operator=(const HelperProcess&) = delete;
+
+  void Start();  // throws if it exits or is not ready in time
+  void Stop();   // SIGTERM, then SIGKILL after 5 s
+  std::string Logs() const;
+
+ private:
+  std::vector<std::string> argv_;
+  std::string ready_marker_;
+  std::map<std::string, std::string> env_;
+  std::chrono::seconds timeout_;
+  std::string dir_;
+  int runs_ = 0;
+  pid_t pid_ = -1;
+};
+
 // Paths baked in by CMake.
 std::string InvoiceBinary();
 std::string PaymentsBinary();

@@ -1,0 +1,77 @@
+#include "unit/notify/fake_notification_store.h"
+
+#include <algorithm>
+
+namespace billing::notify::testing {
+
+using domain::Notification;
+
+std::optional<Notification> FakeNotificationStore::InsertOrGet(const Notification& n) {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, row] : rows_) {
+    if (row.caller == n.caller && row.request_id == n.request_id) return row;
+  }
+  rows_[n.notification_id] = n;
+  return std::nullopt;
+}
+
+std::optional<Notification> FakeNotificationStore::Find(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = rows_.find(id);
+  if (it == rows_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<domain::DeliveryAttempt> FakeNotificationStore::Attempts(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return attempts_[id];
+}
+
+std::vector<Notification> FakeNotificationStore::List(const domain::ListFilter& f,
+                                                      const std::optional<domain::ListCursor>& after, int limit) {
+  std::lock_guard lock(mu_);
+  std::vector<Notification> out;
+  for (const auto& [id, n] : rows_) {
+    if (!f.invoice_id.empty() && n.invoice_id != f.invoice_id) continue;
+    if (!f.booking_id.empty() && n.booking_id != f.booking_id) continue;
+    if (!f.recipient.empty() && n.recipient != f.recipient) continue;
+    if (f.status && n.status != *f.status) continue;
+    if (after && std::tie(n.created_at, n.notification_id) >= std::tie(after->created_at, after->notification_id)) continue;
+    out.push_back(n);
+  }
+  std::sort(out.begin(), out.end(), [](const Notification& a, const Notification& b) {
+    return std::tie(a.created_at, a.notification_id) > std::tie(b.created_at, b.notification_id);
+  });
+  if (static_cast<int>(out.size()) > limit) out.resize(static_cast<std::size_t>(limit));
+  return out;
+}
+
+bool FakeNotificationStore::DeliverNext(domain::Time now,
+                                        const std::function<domain::DeliveryOutcome(const Notification&)>& deliver) {
+  std::lock_guard lock(mu_);
+  Notification* due = nullptr;
+  for (auto& [id, n] : rows_) {
+    if (n.status == domain::Status::kQueued && n.next_attempt_at <= now &&
+        (due == nullptr || n.next_attempt_at < due->next_attempt_at)) {
+      due = &n;
+    }
+  }
+  if (due == nullptr) return false;
+  const auto out = deliver(*due);
+  attempts_[due->notification_id].push_back(out.attempt);
+  due->status = out.status;
+  due->attempts = out.attempt.attempt_number;
+  if (out.status == domain::Status::kQueued) due->next_attempt_at = out.next_attempt_at;
+  due->provider_message_id = out.provider_message_id;
+  due->failure_reason = out.failure_reason;
+  due->sent_at = out.sent_at;
+  return true;
+}
+
+int64_t FakeNotificationStore::QueueDepth() {
+  std::lock_guard lock(mu_);
+  return std::count_if(rows_.begin(), rows_.end(),
+                       [](const auto& kv) { return kv.second.status == domain::Status::kQueued; });
+}
+
+}  // namespace billing::notify::testing

@@ -1,0 +1,182 @@
+#include <gtest/gtest.h>
+
+#include "clients/phone_normalizer.h"
+#include "clients/template_renderer.h"
+#include "domain/dispatcher.h"
+#include "domain/notification_service.h"
+#include "errors/error.h"
+#include "unit/error_of.h"
+#include "unit/notify/fake_notification_store.h"
+
+namespace billing::notify::domain {
+namespace {
+
+using errors::Reason;
+using billing::testing::ErrorOf;
+
+SendCommand Link(const std::string& request_id) {
+  SendCommand c;
+  c.request_id = request_id;
+  c.kind = Kind::kInvoiceLink;
+  c.channel = Channel::kEmail;
+  c.email = "Ann@Example.COM";
+  c.recipient_name = "Ann";
+  c.invoice_id = "inv-1";
+  c.pay_url = "https://pay.example.com/i/TOKEN";
+  c.amount = Money{10000, "USD"};
+  c.business_name = "Sunset Kayaks";
+  c.booking = {"bk-1", "Sunset <b>kayak</b> & tour", "2026-12-01", "17:00", "19:30", "2026-12-01", "K7Q2"};
+  return c;
+}
+
+class ScriptedTransport final : public Transport {
+ public:
+  SendResult Send(const OutgoingMessage& m) override {
+    sent.push_back(m);
+    if (!script.empty()) {
+      auto r = script.front();
+      script.erase(script.begin());
+      return r;
+    }
+    return {AttemptOutcome::kAccepted, "id-" + std::to_string(sent.size()), ""};
+  }
+  std::vector<SendResult> script;
+  std::vector<OutgoingMessage> sent;
+};
+
+class NotifyDomainTest : public ::testing::Test {
+ protected:
+  NotifyDomainTest()
+      : renderer_(BILLING_NOTIFY_TEMPLATE_DIR),
+        phones_("US"),
+        clock_(clock::FromUnixMicros(1'800'000'000'000'000)),
+        service_(store_, renderer_, phones_, clock_, ids_),
+        dispatcher_(store_, email_, sms_, clock_, {.max_attempts = 3, .first_backoff = std::chrono::seconds(1),
+                                                   .max_backoff = std::chrono::seconds(4)}) {}
+
+  testing::FakeNotificationStore store_;
+  clients::TemplateRenderer renderer_;
+  clients::LibPhoneNumberNormalizer phones_;
+  clock::FakeClock clock_;
+  ids::RandomIdGenerator ids_;
+  NotificationService service_;
+  ScriptedTransport email_;
+  ScriptedTransport sms_;
+  Dispatcher dispatcher_;
+};
+
+TEST_F(NotifyDomainTest, RendersEmailWithEscapingOnlyInHtml) {
+  const auto n = service_.Send(Link("r1"));
+  EXPECT_EQ(n.status, Status::kQueued);
+  EXPECT_EQ(n.recipient, "Ann@example.com") << "domain lower-cased, mailbox kept";
+  EXPECT_EQ(n.content.subject, "Sunset Kayaks: your invoice for USD 100.00 (Sunset <b>kayak</b> & tour)");
+  EXPECT_NE(n.content.text.find("https://pay.example.com/i/TOKEN"), std::string::npos);
+  EXPECT_NE(n.content.text.find("Sunset <b>kayak</b> & tour"), std::string::npos) << "text is not HTML";
+  EXPECT_NE(n.content.html.find("href=\"https://pay.example.com/i/TOKEN\""), std::string::npos);
+  EXPECT_NE(n.content.html.find("Sunset &lt;b&gt;kayak&lt;/b&gt; &amp; tour"), std::string::npos) << n.content.html;
+  EXPECT_EQ(n.content.html.find("<b>kayak"), std::string::npos);
+  EXPECT_NE(n.content.text.find("Hi Ann,"), std::string::npos);
+  EXPECT_NE(n.content.text.find("2026-12-01 17:00-19:30"), std::string::npos);
+}
+
+TEST_F(NotifyDomainTest, SmsIsNormalizedAndFitsOneSegmentWhenItCan) {
+  auto cmd = Link("r1");
+  cmd.channel = Channel::kSms;
+  cmd.phone = "(415) 555-0123";
+  auto n = service_.Send(cmd);
+  EXPECT_EQ(n.recipient, "+14155550123");
+  EXPECT_EQ(n.content.sms_segments, 1) << n.content.text;
+  EXPECT_NE(n.content.text.find("https://pay.example.com/i/TOKEN"), std::string::npos);
+  // A long activity name: the short template keeps it to one segment.
+  cmd = Link("r2");
+  cmd.channel = Channel::kSms;
+  cmd.phone = "+442071838750";
+  cmd.booking.activity_name = std::string(120, 'A');
+  n = service_.Send(cmd);
+  EXPECT_EQ(n.content.sms_segments, 1) << n.content.text;
+  EXPECT_EQ(n.content.text, "Sunset Kayaks: USD 100.00 due. Pay: https://pay.example.com/i/TOKEN");
+}
+
+TEST_F(NotifyDomainTest, RecipientsAreValidatedNamingTheField) {
+  auto cmd = Link("r1");
+  cmd.email = "ann@";
+  EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.email");
+  cmd = Link("r2");
+  cmd.channel = Channel::kSms;
+  cmd.phone = "12345";
+  EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.phone");
+  cmd.phone = "";
+  EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.phone");
+  EXPECT_EQ(phones_.ToE164("+1 415-555-0123"), "+14155550123");
+  EXPECT_EQ(phones_.ToE164("020 7183 8750"), std::nullopt) << "a UK number needs +44 when the region is US";
+  EXPECT_EQ(clients::LibPhoneNumberNormalizer("GB").ToE164("020 7183 8750"), "+442071838750");
+}
+
+TEST_F(NotifyDomainTest, SameRequestIdReturnsTheFirstNotification) {
+  const auto first = service_.Send(Link("same"));
+  const auto again = service_.Send(Link("same"));
+  EXPECT_EQ(first.notification_id, again.notification_id);
+  auto other = Link("same");
+  other.amount = Money{1, "USD"};
+  EXPECT_EQ(ErrorOf([&] { service_.Send(other); }).first, Reason::kIdempotencyKeyReused);
+  EXPECT_EQ(store_.QueueDepth(), 1);
+}
+
+TEST_F(NotifyDomainTest, DispatcherSendsRetriesAndGivesUp) {
+  const auto ok = service_.Send(Link("ok"));
+  ASSERT_TRUE(dispatcher_.DeliverOne());
+  std::vector<DeliveryAttempt> attempts;
+  auto n = service_.Get(ok.notification_id, &attempts);
+  EXPECT_EQ(n.status, Status::kSent);
+  EXPECT_EQ(n.provider_message_id, "id-1");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].outcome, AttemptOutcome::kAccepted);
+
+  // Transient failures back off, then give up after max_attempts.
+  const auto flaky = service_.Send(Link("flaky"));
+  email_.script = {{AttemptOutcome::kTransientFailure, "", "451 try later"},
+                   {AttemptOutcome::kTransientFailure, "", "451 try later"},
+                   {AttemptOutcome::kTransientFailure, "", "451 try later"}};
+  ASSERT_TRUE(dispatcher_.DeliverOne());
+  EXPECT_FALSE(dispatcher_.DeliverOne()) << "not due yet";
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(dispatcher_.DeliverOne());
+  clock_.Advance(std::chrono::seconds(2));
+  const auto last = dispatcher_.DeliverOne();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->status, Status::kFailed);
+  n = service_.Get(flaky.notification_id, &attempts);
+  EXPECT_EQ(n.status, Status::kFailed);
+  EXPECT_EQ(attempts.size(), 3u);
+  EXPECT_NE(n.failure_reason.find("gave up after 3 attempts"), std::string::npos);
+
+  // A permanent failure ends at once.
+  const auto refused = service_.Send(Link("refused"));
+  email_.script = {{AttemptOutcome::kPermanentFailure, "", "550 no such mailbox"}};
+  ASSERT_TRUE(dispatcher_.DeliverOne());
+  n = service_.Get(refused.notification_id, &attempts);
+  EXPECT_EQ(n.status, Status::kFailed);
+  EXPECT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(n.failure_reason, "550 no such mailbox");
+  EXPECT_EQ(dispatcher_.Backoff(10), std::chrono::seconds(4));
+}
+
+TEST_F(NotifyDomainTest, ListsByInvoiceBookingAndRecipientWithPages) {
+  for (int i = 0; i < 3; ++i) {
+    service_.Send(Link("l" + std::to_string(i)));
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  auto page = service_.List({.invoice_id = "inv-1", .booking_id = "", .recipient = "", .status = std::nullopt}, 2, "");
+  ASSERT_EQ(page.notifications.size(), 2u);
+  page = service_.List({.invoice_id = "inv-1", .booking_id = "", .recipient = "", .status = std::nullopt}, 2,
+                       page.next_page_token);
+  EXPECT_EQ(page.notifications.size(), 1u);
+  EXPECT_TRUE(page.next_page_token.empty());
+  EXPECT_EQ(service_.List({.invoice_id = "", .booking_id = "bk-1", .recipient = "", .status = Status::kSent}, 10, "")
+                .notifications.size(),
+            0u);
+  EXPECT_EQ(ErrorOf([&] { service_.List({.invoice_id = "x"}, 2, "n1.bogus"); }).second, "page_token");
+}
+
+}  // namespace
+}  // namespace billing::notify::domain
