@@ -16,6 +16,7 @@
 #include "server/service_main.h"
 #include "server/worker.h"
 #include "storage/pg_notification_store.h"
+#include "validation/validation.h"
 
 namespace {
 
@@ -34,7 +35,7 @@ std::vector<Option> NotifyOptions() {
        .default_value = "file", .kind = Kind::kChoice, .choices = {"file", "twilio"}},
       {.name = "FILE_OUTBOX_DIR", .help = "Folder the file transport writes into.", .default_value = "notify-outbox"},
       {.name = "EMAIL_FROM_ADDRESS", .help = "Envelope and From address of every email.",
-       .default_value = "billing@localhost"},
+       .default_value = "billing@example.com"},
       {.name = "SMTP_URL", .help = "smtp://host:port (or smtps://) of the mail relay; required with EMAIL_TRANSPORT=smtp."},
       {.name = "SMTP_STARTTLS", .help = "STARTTLS: none, try (if offered) or required.", .default_value = "try",
        .kind = Kind::kChoice, .choices = {"none", "try", "required"}},
@@ -55,26 +56,60 @@ std::vector<Option> NotifyOptions() {
        .kind = Kind::kInt, .min = 10, .max = 3600000},
       {.name = "DELIVERY_RETRY_MAX_MS", .help = "Longest delay between attempts.", .default_value = "600000",
        .kind = Kind::kInt, .min = 10, .max = 86400000},
-      {.name = "DISPATCH_CONCURRENCY", .help = "Delivery threads per process (each holds a database connection).",
+      {.name = "DISPATCH_CONCURRENCY", .help = "Delivery threads per process.",
        .default_value = "2", .kind = Kind::kInt, .min = 1, .max = 64},
       {.name = "DISPATCH_POLL_INTERVAL_MS", .help = "How often an idle dispatcher looks for work.",
        .default_value = "250", .kind = Kind::kInt, .min = 10, .max = 60000},
   };
 }
 
+// True when a URL carries credentials (scheme://user:pass@host): they would
+// be logged with the effective configuration. They belong in the _USERNAME /
+// _PASSWORD / _TOKEN options, which are redacted.
+bool HasUserInfo(const std::string& url) {
+  const auto scheme = url.find("://");
+  const std::size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const auto end = url.find_first_of("/?#", start);
+  const auto at = url.find('@', start);
+  return at != std::string::npos && (end == std::string::npos || at < end);
+}
+
 void Validate(const billing::config::Config& cfg) {
   using billing::config::ConfigError;
-  if (cfg.Get("EMAIL_TRANSPORT") == "smtp" && !cfg.IsSet("SMTP_URL")) {
+  const std::string smtp_url = cfg.Get("SMTP_URL");
+  if (cfg.Get("EMAIL_TRANSPORT") == "smtp" && smtp_url.empty()) {
     throw ConfigError("SMTP_URL (--smtp-url) is required with EMAIL_TRANSPORT=smtp");
+  }
+  if (!smtp_url.empty() && smtp_url.rfind("smtp://", 0) != 0 && smtp_url.rfind("smtps://", 0) != 0) {
+    throw ConfigError("SMTP_URL (--smtp-url) must start with smtp:// or smtps://");
+  }
+  if (HasUserInfo(smtp_url)) {
+    throw ConfigError("SMTP_URL (--smtp-url) must not carry credentials; use SMTP_USERNAME and SMTP_PASSWORD");
+  }
+  // AUTH PLAIN/LOGIN over a connection that may not be encrypted would give
+  // the password to anyone on the path (or to a STARTTLS-stripping proxy).
+  if (!cfg.Get("SMTP_USERNAME").empty() && cfg.Get("SMTP_STARTTLS") != "required" &&
+      smtp_url.rfind("smtps://", 0) != 0) {
+    throw ConfigError("SMTP_USERNAME needs SMTP_STARTTLS=required or an smtps:// SMTP_URL (no AUTH in cleartext)");
+  }
+  if (!billing::validation::IsValidEmail(cfg.Get("EMAIL_FROM_ADDRESS"))) {
+    throw ConfigError("EMAIL_FROM_ADDRESS (--email-from-address) must be a plain address such as billing@example.com");
   }
   if (cfg.Get("SMS_TRANSPORT") == "twilio" && (!cfg.IsSet("SMS_ACCOUNT_SID") || !cfg.IsSet("SMS_AUTH_TOKEN"))) {
     throw ConfigError("SMS_ACCOUNT_SID and SMS_AUTH_TOKEN are required with SMS_TRANSPORT=twilio");
   }
+  const std::string sms_base = cfg.Get("SMS_API_BASE");
+  if (sms_base.rfind("https://", 0) != 0 && sms_base.rfind("http://", 0) != 0) {
+    throw ConfigError("SMS_API_BASE (--sms-api-base) must be an http(s) URL");
+  }
+  if (HasUserInfo(sms_base)) {
+    throw ConfigError("SMS_API_BASE (--sms-api-base) must not carry credentials; use SMS_ACCOUNT_SID and SMS_AUTH_TOKEN");
+  }
+  if (!billing::validation::IsE164(cfg.Get("SMS_FROM_NUMBER"))) {
+    throw ConfigError("SMS_FROM_NUMBER (--sms-from-number) must be an E.164 number such as +15005550006");
+  }
   if (!billing::notify::clients::LibPhoneNumberNormalizer::IsKnownRegion(cfg.Get("DEFAULT_REGION"))) {
     throw ConfigError("DEFAULT_REGION (--default-region) must be a region code such as US or GB");
-  }
-  if (cfg.GetInt("DISPATCH_CONCURRENCY") >= cfg.GetInt("DB_POOL_SIZE")) {
-    throw ConfigError("DISPATCH_CONCURRENCY must be below DB_POOL_SIZE (each dispatcher holds a connection)");
   }
 }
 
@@ -138,12 +173,17 @@ int main(int argc, char** argv) {
       sms = std::make_unique<notify::clients::FileTransport>(cfg.Get("FILE_OUTBOX_DIR"), from,
                                                              cfg.Get("SMS_FROM_NUMBER"));
     }
+    // A claim must outlive the slowest send (curl enforces the timeouts), or
+    // a second dispatcher could take a message that is still going out.
+    const auto lease = std::chrono::milliseconds(std::max(cfg.GetInt("SMTP_TIMEOUT_MS"), cfg.GetInt("SMS_TIMEOUT_MS"))) +
+                       std::chrono::seconds(30);
     dispatcher = std::make_unique<notify::domain::Dispatcher>(
-        *store, *email, *sms, env.clock,
+        *store, *email, *sms, env.clock, *id_generator,
         notify::domain::Dispatcher::Options{
             .max_attempts = static_cast<int>(cfg.GetInt("DELIVERY_MAX_ATTEMPTS")),
             .first_backoff = std::chrono::milliseconds(cfg.GetInt("DELIVERY_RETRY_BASE_MS")),
-            .max_backoff = std::chrono::milliseconds(cfg.GetInt("DELIVERY_RETRY_MAX_MS"))});
+            .max_backoff = std::chrono::milliseconds(cfg.GetInt("DELIVERY_RETRY_MAX_MS")),
+            .lease = lease});
     registrar.AddService<notify::v1::NotifyService>(std::make_unique<notify::api::NotifyApi>(*service));
 
     auto& registry = env.metrics.registry();
@@ -165,28 +205,43 @@ int main(int argc, char** argv) {
       const std::string name = "dispatcher-" + std::to_string(i);
       registrar.AddWorker(name, [&, interval, name, i](std::stop_token stop) {
         server::RunPeriodically(stop, interval, name, [&, i] {
+          if (i == 0) {
+            // Its own try: a failed count must not hide a delivery report.
+            try {
+              depth.Set(static_cast<double>(store->QueueDepth()));
+            } catch (const std::exception&) {
+            }
+          }
           const auto report = dispatcher->DeliverOne();
-          if (i == 0) depth.Set(static_cast<double>(store->QueueDepth()));
           if (!report) return false;
           const std::string channel(notify::domain::Name(report->channel));
           const char* outcome = report->status == notify::domain::Status::kSent     ? "sent"
                                 : report->status == notify::domain::Status::kFailed ? "failed"
                                                                                     : "retry";
           outcomes.Add({{"channel", channel}, {"outcome", outcome}}).Increment();
-          if (report->status != notify::domain::Status::kSent) {
-            // We leave the recipient out (the id finds it); a provider's error
-            // text may still quote the number it refused.
-            logging::Warn(report->status == notify::domain::Status::kFailed ? "notification failed"
-                                                                            : "delivery attempt failed; will retry",
-                          {{"notification_id", report->notification_id},
-                           {"channel", channel},
-                           {"attempt", report->attempt_number},
-                           {"outcome", std::string(notify::domain::Name(report->outcome))},
-                           {"error", report->error}});
-          }
           if (report->status == notify::domain::Status::kSent) {
             latency.Add({{"channel", channel}}, metrics::Metrics::LatencyBuckets())
                 .Observe(static_cast<double>(report->since_created.count()) / 1e6);
+          }
+          // We leave the recipient out (the id finds it); a provider's error
+          // text may still quote the number it refused.
+          const logging::Fields fields = {{"notification_id", report->notification_id},
+                                          {"channel", channel},
+                                          {"attempt", report->attempt_number},
+                                          {"outcome", std::string(notify::domain::Name(report->outcome))},
+                                          {"error", report->error}};
+          if (report->claim_lost) {
+            logging::Error("delivery outlived its claim; another dispatcher took the message over and it may "
+                           "have gone out twice (raise the lease: the transports' timeouts)",
+                           fields);
+          } else if (report->gave_up_unsent) {
+            logging::Error("notification failed: earlier claims ended without an outcome (dispatchers died "
+                           "mid-send), the last may have been delivered",
+                           fields);
+          } else if (report->status == notify::domain::Status::kFailed) {
+            logging::Warn("notification failed", fields);
+          } else if (report->status == notify::domain::Status::kQueued) {
+            logging::Warn("delivery attempt failed; will retry", fields);
           }
           return true;
         });

@@ -202,6 +202,22 @@ TEST_F(NotifyBadInputTest, EveryRpcRejectsBadInputPrecisely) {
        Code::INVALID_ARGUMENT, "booking.date"},
       {"link bad start", Rpc(&S::SendInvoiceLink, Link([](auto& r) { r.mutable_booking()->set_start("5pm"); })),
        Code::INVALID_ARGUMENT, "booking.start"},
+      {"link impossible date",
+       Rpc(&S::SendInvoiceLink, Link([](auto& r) { r.mutable_booking()->set_date("2026-02-29"); })),
+       Code::INVALID_ARGUMENT, "booking.date"},
+      {"link impossible time", Rpc(&S::SendInvoiceLink, Link([](auto& r) { r.mutable_booking()->set_end("24:00"); })),
+       Code::INVALID_ARGUMENT, "booking.end"},
+      {"link landline by SMS", Rpc(&S::SendInvoiceLink, Link([](auto& r) {
+                                 r.mutable_recipient()->set_channel(CHANNEL_SMS);
+                                 r.mutable_recipient()->set_phone("+44 20 7183 8750");
+                               })),
+       Code::INVALID_ARGUMENT, "recipient.phone"},
+      {"link SMS too long", Rpc(&S::SendInvoiceLink, Link([](auto& r) {
+                              r.mutable_recipient()->set_channel(CHANNEL_SMS);
+                              r.mutable_recipient()->set_phone("+14155550100");
+                              r.set_pay_url("https://pay.example.com/i/" + std::string(2000, 'T'));
+                            })),
+       Code::INVALID_ARGUMENT, "pay_url"},
       {"link bad booking id",
        Rpc(&S::SendInvoiceLink, Link([](auto& r) { r.mutable_booking()->set_booking_id("bk 1;--"); })),
        Code::INVALID_ARGUMENT, "booking.booking_id"},

@@ -171,7 +171,25 @@ TEST_F(NotifyDeliveryTest, A550RejectionFailsAfterOneAttempt) {
   ASSERT_EQ(done.status(), v1::NOTIFICATION_STATUS_FAILED) << svc_->Logs();
   ASSERT_EQ(done.attempts_size(), 1);
   EXPECT_EQ(done.attempts(0).outcome(), v1::ATTEMPT_OUTCOME_PERMANENT_FAILURE);
-  EXPECT_NE(done.failure_reason().find("550"), std::string::npos) << done.failure_reason();
+  EXPECT_NE(done.failure_reason().find("RCPT -> 550"), std::string::npos) << done.failure_reason();
+}
+
+// A relay that refuses our sender would refuse every message: that is our
+// configuration, so it is retried (and alerts), not a permanent failure.
+TEST(NotifySmtpConfigTest, ARefusedSenderIsRetriedNotFailedAtOnce) {
+  TestDatabase db("notifysender");
+  SmtpSink sink;
+  ServiceProcess svc({.binary = NotifyBinary(),
+                      .env = NotifyEnv(db.url(), sink.url(), "", {{"EMAIL_FROM_ADDRESS", "rejectsender@example.com"}})});
+  auto stub = v1::NotifyService::NewStub(svc.Channel());
+  const auto queued = Send(*stub, EmailLink("sender-1", "ann@example.com"));
+  const auto done = WaitForNotification(*stub, queued.notification_id(), v1::NOTIFICATION_STATUS_UNSPECIFIED);
+  ASSERT_EQ(done.status(), v1::NOTIFICATION_STATUS_FAILED);
+  ASSERT_EQ(done.attempts_size(), 3);
+  for (const auto& a : done.attempts()) {
+    EXPECT_EQ(a.outcome(), v1::ATTEMPT_OUTCOME_TRANSIENT_FAILURE);
+    EXPECT_NE(a.error().find("MAIL -> 550"), std::string::npos) << a.error();
+  }
 }
 
 TEST_F(NotifyDeliveryTest, A451ForeverIsRetriedThenFailed) {
@@ -183,11 +201,12 @@ TEST_F(NotifyDeliveryTest, A451ForeverIsRetriedThenFailed) {
     EXPECT_EQ(a.outcome(), v1::ATTEMPT_OUTCOME_TRANSIENT_FAILURE);
     EXPECT_NE(a.error().find("451"), std::string::npos) << a.error();
   }
-  // The retries waited their backoff (100 ms, then 200 ms).
+  // The retries waited their backoff (100 ms, then 200 ms, each less up to
+  // 25% of jitter).
   const auto t0 = done.attempts(0).start_time();
   const auto t2 = done.attempts(2).start_time();
   const int64_t gap_ms = (t2.seconds() - t0.seconds()) * 1000 + (t2.nanos() - t0.nanos()) / 1000000;
-  EXPECT_GE(gap_ms, 300);
+  EXPECT_GE(gap_ms, 225);
   EXPECT_NE(done.failure_reason().find("gave up after 3 attempts"), std::string::npos) << done.failure_reason();
 }
 

@@ -143,8 +143,8 @@ TEST_F(NotificationStoreTest, TwoReplicasDeliverTwoHundredMessagesExactlyOnce) {
   db::Pool pool_b{{.url = db_.url(), .size = 3}};
   storage::PgNotificationStore store_a{pool_a};
   storage::PgNotificationStore store_b{pool_b};
-  Dispatcher a{store_a, transport, transport, clock_, {}};
-  Dispatcher b{store_b, transport, transport, clock_, {}};
+  Dispatcher a{store_a, transport, transport, clock_, ids_, {}};
+  Dispatcher b{store_b, transport, transport, clock_, ids_, {}};
   std::vector<std::thread> threads;
   std::atomic<int> delivered{0};
   for (Dispatcher* d : {&a, &a, &b, &b}) {
@@ -166,7 +166,7 @@ TEST_F(NotificationStoreTest, RetriesAreRecordedAndWaitForTheirTime) {
   const auto n = service_.Send(Sms("r1"));
   CountingTransport transport;
   transport.script = {{AttemptOutcome::kTransientFailure, "", "sms: HTTP 503"}};
-  Dispatcher d{store_, transport, transport, clock_, {.max_attempts = 3, .first_backoff = std::chrono::hours(1)}};
+  Dispatcher d{store_, transport, transport, clock_, ids_, {.max_attempts = 3, .first_backoff = std::chrono::hours(1)}};
   ASSERT_TRUE(d.DeliverOne());
   EXPECT_FALSE(d.DeliverOne()) << "the retry is an hour away";
   std::vector<domain::DeliveryAttempt> attempts;
@@ -188,28 +188,109 @@ TEST_F(NotificationStoreTest, RetriesAreRecordedAndWaitForTheirTime) {
   EXPECT_EQ(attempts[1].outcome, AttemptOutcome::kAccepted);
 }
 
-TEST_F(NotificationStoreTest, ASendWhoseConnectionDiesIsRecordedNotResent) {
+TEST_F(NotificationStoreTest, NoConnectionIsHeldWhileAProviderIsSlow) {
+  service_.Send(Sms("r1"));
+  CountingTransport transport;
+  long long in_transaction = -1;
+  transport.hook = [&](const OutgoingMessage&) {
+    in_transaction = QueryInt(db_.url(),
+                              "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND state LIKE 'idle in transaction%'");
+  };
+  Dispatcher d{store_, transport, transport, clock_, ids_, {}};
+  ASSERT_TRUE(d.DeliverOne());
+  EXPECT_EQ(in_transaction, 0) << "the claim committed before the send";
+}
+
+TEST_F(NotificationStoreTest, TheDatabaseDroppingEveryConnectionDuringASendDoesNotResendIt) {
   const auto n = service_.Send(Sms("r1"));
   CountingTransport transport;
-  // While the message is "at the provider", the dispatcher's connection is
-  // killed: its transaction (and row lock) are gone. Transact would normally
-  // run the function again on a fresh connection, which would claim and
-  // send the message a second time.
-  const std::string admin = db_.url();
+  long long killed = 0;
   transport.hook = [&](const OutgoingMessage&) {
-    ExecSql(admin,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'idle in transaction' AND pid <> pg_backend_pid()");
+    // Every connection the pool holds, as a failover would.
+    killed = QueryInt(db_.url(),
+                      "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS k");
   };
-  Dispatcher d{store_, transport, transport, clock_, {}};
+  Dispatcher d{store_, transport, transport, clock_, ids_, {}};
   ASSERT_TRUE(d.DeliverOne());
+  ASSERT_GT(killed, 0) << "the test must actually cut connections";
   transport.hook = nullptr;
   EXPECT_FALSE(d.DeliverOne());
   EXPECT_EQ(transport.sends[n.notification_id], 1);
   std::vector<domain::DeliveryAttempt> attempts;
-  const auto got = service_.Get(n.notification_id, &attempts);
-  EXPECT_EQ(got.status, Status::kSent);
+  EXPECT_EQ(service_.Get(n.notification_id, &attempts).status, Status::kSent);
   EXPECT_EQ(attempts.size(), 1u);
+}
+
+TEST_F(NotificationStoreTest, AClaimOutlivedByItsSendIsTakenOverAndBothAttemptsAreKept) {
+  const auto n = service_.Send(Sms("r1"));
+  // Dispatcher A claims with a lease shorter than its send.
+  const std::string token_a = ids_.NewId();
+  const auto claimed = store_.Claim(clock_.Now(), clock_.Now() + std::chrono::milliseconds(1), token_a);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->attempts, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Dispatcher B sees the lease run out, takes over and delivers.
+  CountingTransport transport;
+  Dispatcher b{store_, transport, transport, clock_, ids_, {}};
+  const auto report = b.DeliverOne();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->attempt_number, 2);
+  EXPECT_EQ(report->status, Status::kSent);
+  // A finally records its own send: kept in the log, no longer the state.
+  domain::DeliveryOutcome late;
+  late.attempt = {1, AttemptOutcome::kAccepted, "", "prov-late", clock_.Now(), 900};
+  late.status = Status::kSent;
+  late.provider_message_id = "prov-late";
+  late.sent_at = clock_.Now();
+  EXPECT_FALSE(store_.Record(n.notification_id, token_a, late));
+  std::vector<domain::DeliveryAttempt> attempts;
+  const auto got = service_.Get(n.notification_id, &attempts);
+  EXPECT_EQ(got.provider_message_id, "prov-" + n.notification_id);
+  ASSERT_EQ(attempts.size(), 2u) << "the double send is visible";
+  EXPECT_EQ(attempts[0].provider_message_id, "prov-late");
+}
+
+TEST_F(NotificationStoreTest, TwoReplicasWithAFlakyProviderStillSendEachMessageOnce) {
+  for (int i = 0; i < 60; ++i) service_.Send(Sms("r" + std::to_string(i)));
+  // Every third call fails transiently (and is retried); none is lost or doubled.
+  class Flaky final : public domain::Transport {
+   public:
+    SendResult Send(const OutgoingMessage& m) override {
+      std::lock_guard lock(mu);
+      if (++calls % 3 == 0) return {AttemptOutcome::kTransientFailure, "", "sms: HTTP 503"};
+      ++accepted[m.notification_id];
+      return {AttemptOutcome::kAccepted, "prov", ""};
+    }
+    std::mutex mu;
+    int calls = 0;
+    std::map<std::string, int> accepted;
+  } transport;
+  db::Pool pool_b{{.url = db_.url(), .size = 3}};
+  storage::PgNotificationStore store_b{pool_b};
+  const Dispatcher::Options fast{.max_attempts = 8, .first_backoff = std::chrono::milliseconds(1),
+                                 .max_backoff = std::chrono::milliseconds(2)};
+  Dispatcher a{store_, transport, transport, clock_, ids_, fast};
+  Dispatcher b{store_b, transport, transport, clock_, ids_, fast};
+  std::vector<std::thread> threads;
+  for (Dispatcher* d : {&a, &b, &a, &b}) {
+    threads.emplace_back([d] {
+      for (int idle = 0; idle < 50;) {
+        if (d->DeliverOne()) {
+          idle = 0;
+        } else {
+          ++idle;
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(transport.accepted.size(), 60u);
+  for (const auto& [id, count] : transport.accepted) EXPECT_EQ(count, 1) << id;
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM notifications WHERE status = 'SENT'"), 60);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM delivery_attempts"), transport.calls);
 }
 
 TEST_F(NotificationStoreTest, ListsNewestFirstAcrossPages) {

@@ -4,7 +4,8 @@
 Writes each accepted message, byte for byte, to OUTDIR/<n>.eml and its
 envelope to OUTDIR/<n>.json. Recipients starting with "reject" get a
 permanent 550, "tempfail" a transient 451. --auth user:password requires
-SMTP AUTH; --tls-cert/--tls-key offer STARTTLS. Prints "ready <port>" once
+SMTP AUTH; --tls-cert/--tls-key offer STARTTLS. A sender starting with
+"rejectsender" gets 550 at MAIL FROM. Prints "ready <port>" once
 listening and runs until killed.
 """
 import argparse
@@ -25,6 +26,15 @@ class Handler:
         self.outdir = outdir
         self.count = 0
         self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # A relay refusing our sender: a configuration problem, not the
+        # recipient's.
+        if address.split("@")[0].startswith("rejectsender"):
+            return "550 5.7.1 <%s>: sender not permitted" % address
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]

@@ -46,8 +46,8 @@ std::vector<Notification> FakeNotificationStore::List(const domain::ListFilter& 
   return out;
 }
 
-bool FakeNotificationStore::DeliverNext(domain::Time now,
-                                        const std::function<domain::DeliveryOutcome(const Notification&)>& deliver) {
+std::optional<Notification> FakeNotificationStore::Claim(domain::Time now, domain::Time lease_until,
+                                                         const std::string& claim_token) {
   std::lock_guard lock(mu_);
   Notification* due = nullptr;
   for (auto& [id, n] : rows_) {
@@ -56,15 +56,29 @@ bool FakeNotificationStore::DeliverNext(domain::Time now,
       due = &n;
     }
   }
-  if (due == nullptr) return false;
-  const auto out = deliver(*due);
-  attempts_[due->notification_id].push_back(out.attempt);
-  due->status = out.status;
-  due->attempts = out.attempt.attempt_number;
-  if (out.status == domain::Status::kQueued) due->next_attempt_at = out.next_attempt_at;
-  due->provider_message_id = out.provider_message_id;
-  due->failure_reason = out.failure_reason;
-  due->sent_at = out.sent_at;
+  if (due == nullptr) return std::nullopt;
+  ++due->attempts;
+  due->next_attempt_at = lease_until;
+  claims_[due->notification_id] = claim_token;
+  return *due;
+}
+
+bool FakeNotificationStore::Record(const std::string& notification_id, const std::string& claim_token,
+                                   const domain::DeliveryOutcome& out) {
+  std::lock_guard lock(mu_);
+  auto& attempts = attempts_[notification_id];
+  if (std::none_of(attempts.begin(), attempts.end(),
+                   [&](const auto& a) { return a.attempt_number == out.attempt.attempt_number; })) {
+    attempts.push_back(out.attempt);
+  }
+  if (claims_[notification_id] != claim_token) return false;
+  claims_.erase(notification_id);
+  Notification& n = rows_.at(notification_id);
+  n.status = out.status;
+  n.next_attempt_at = out.next_attempt_at == domain::Time{} ? out.attempt.started_at : out.next_attempt_at;
+  n.provider_message_id = out.provider_message_id;
+  n.failure_reason = out.failure_reason;
+  n.sent_at = out.sent_at;
   return true;
 }
 

@@ -8,7 +8,7 @@
 namespace billing::notify::testing {
 
 // An in-memory NotificationStore for domain unit tests; one lock stands in
-// for the database's row locks.
+// for the database's transactions.
 class FakeNotificationStore final : public domain::NotificationStore {
  public:
   std::optional<domain::Notification> InsertOrGet(const domain::Notification& n) override;
@@ -16,14 +16,17 @@ class FakeNotificationStore final : public domain::NotificationStore {
   std::vector<domain::DeliveryAttempt> Attempts(const std::string& id) override;
   std::vector<domain::Notification> List(const domain::ListFilter& filter,
                                          const std::optional<domain::ListCursor>& after, int limit) override;
-  bool DeliverNext(domain::Time now,
-                   const std::function<domain::DeliveryOutcome(const domain::Notification&)>& deliver) override;
+  std::optional<domain::Notification> Claim(domain::Time now, domain::Time lease_until,
+                                            const std::string& claim_token) override;
+  bool Record(const std::string& notification_id, const std::string& claim_token,
+              const domain::DeliveryOutcome& outcome) override;
   int64_t QueueDepth() override;
 
  private:
   std::mutex mu_;
   std::map<std::string, domain::Notification> rows_;
   std::map<std::string, std::vector<domain::DeliveryAttempt>> attempts_;
+  std::map<std::string, std::string> claims_;  // notification id -> claim token
 };
 
 }  // namespace billing::notify::testing

@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+
+#include <vector>
+
 #include "clients/mime.h"
 #include "clients/sms_text.h"
 #include "ids/ids.h"
+#include "validation/validation.h"
 
 namespace billing::notify::clients {
 namespace {
@@ -19,20 +24,76 @@ domain::OutgoingMessage Message() {
   return m;
 }
 
-TEST(MimeTest, HeadersAreEncodedAndNeverInjectable) {
-  EXPECT_EQ(EncodeHeaderText("Plain subject"), "Plain subject");
-  const std::string encoded = EncodeHeaderText(std::string(100, 'x') + "é");
-  EXPECT_EQ(encoded.rfind("=?UTF-8?B?", 0), 0u);
-  for (std::size_t start = 0; start < encoded.size();) {
-    auto end = encoded.find("\r\n ", start);
-    const std::string word = encoded.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    EXPECT_LE(word.size(), 75u) << word;
-    if (end == std::string::npos) break;
-    start = end + 3;
+// Splits a folded header value into its lines.
+std::vector<std::string> Lines(const std::string& folded) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = folded.find("\r\n", start);
+    out.push_back(folded.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    start = end + 2;
   }
+}
+
+// Decodes "=?UTF-8?B?...?=" words back to bytes.
+std::string DecodeWords(const std::string& folded) {
+  std::string out;
+  for (std::string line : Lines(folded)) {
+    if (!line.empty() && line[0] == ' ') line.erase(0, 1);
+    EXPECT_EQ(line.rfind("=?UTF-8?B?", 0), 0u) << line;
+    const std::string b64 = line.substr(10, line.size() - 12);
+    std::string raw(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+    // EVP_DecodeBlock counts the padding's zero bytes; drop them.
+    const std::size_t pad = b64.size() >= 2 && b64[b64.size() - 2] == '=' ? 2 : (!b64.empty() && b64.back() == '=');
+    raw.resize(static_cast<std::size_t>(n) - pad);
+    // Every word on its own must be valid UTF-8: a split sequence would be
+    // shown as garbage by mail clients.
+    EXPECT_TRUE(validation::IsValidUtf8(raw)) << line;
+    out += raw;
+  }
+  return out;
+}
+
+TEST(MimeTest, EncodedWordsNeverSplitACharacterAndStayShort) {
+  // The multibyte character at every offset around the chunk boundary.
+  for (std::size_t prefix = 30; prefix < 90; ++prefix) {
+    for (const std::string ch : {"é", "€", "🚣"}) {
+      const std::string text = std::string(prefix, 'x') + ch + "yz";
+      const std::string encoded = EncodeHeaderText(text);
+      for (const auto& line : Lines(encoded)) EXPECT_LE(line.size(), 76u - 9u) << "room for \"Subject: \"";
+      EXPECT_EQ(DecodeWords(encoded), text) << prefix;
+    }
+  }
+}
+
+TEST(MimeTest, HeadersAreEncodedFoldedAndNeverInjectable) {
+  EXPECT_EQ(EncodeHeaderText("Plain subject"), "Plain subject");
   EXPECT_EQ(EncodeHeaderText("a\r\nBcc: evil@example.com"), "a  Bcc: evil@example.com");
   EXPECT_EQ(FormatAddress("Ann \"the\" Lee", "ann@example.com"), "\"Ann \\\"the\\\" Lee\" <ann@example.com>");
   EXPECT_EQ(FormatAddress("", "ann@example.com"), "<ann@example.com>");
+  // ASCII that a client would decode as an encoded word is encoded itself.
+  EXPECT_EQ(EncodeHeaderText("=?UTF-8?B?SGk=?=").rfind("=?UTF-8?B?", 0), 0u);
+  EXPECT_EQ(DecodeWords(EncodeHeaderText("=?UTF-8?B?SGk=?=")), "=?UTF-8?B?SGk=?=");
+  EXPECT_NE(FormatAddress("=?UTF-8?B?SGk=?=", "a@example.com").find("=?UTF-8?B?PT9"), std::string::npos);
+  // Long ASCII is folded at spaces; unfolding gives the text back.
+  std::string long_subject;
+  for (int i = 0; i < 30; ++i) long_subject += "word" + std::to_string(i) + " ";
+  long_subject += "end";
+  const std::string folded = EncodeHeaderText(long_subject);
+  const auto lines = Lines(folded);
+  EXPECT_GT(lines.size(), 2u);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_LE(lines[i].size(), 70u) << lines[i];
+    if (i > 0) {
+      EXPECT_EQ(lines[i][0], ' ') << "a continuation line starts with white space";
+    }
+  }
+  std::string unfolded;
+  for (const auto& line : lines) unfolded += line;
+  EXPECT_EQ(unfolded, long_subject);
 }
 
 TEST(MimeTest, BuildsAMultipartAlternativeMessage) {
@@ -72,6 +133,16 @@ TEST(SmsTest, CountsSegmentsByEncoding) {
   EXPECT_TRUE(euro.gsm7);
   EXPECT_EQ(euro.units, 10);
   EXPECT_FALSE(MeasureSms("Zoë").gsm7);
+  // Characters never straddle segments: 152 'a' then '€' (two septets)
+  // does not fit the first 153-septet segment, so it opens the second.
+  const auto edge = MeasureSms(std::string(152, 'a') + "€" + std::string(10, 'a'));
+  EXPECT_EQ(edge.units, 164);
+  EXPECT_EQ(edge.segments, 2);
+  EXPECT_EQ(MeasureSms(std::string(152, 'a') + "€" + std::string(152, 'a')).segments, 3)
+      << "153 + 154 septets would fit two segments if the euro could be split";
+  std::string ucs;
+  for (int i = 0; i < 66; ++i) ucs += "ş";
+  EXPECT_EQ(MeasureSms(ucs + "🚣" + ucs).segments, 3) << "the surrogate pair does not fit unit 67";
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <set>
+#include <stdexcept>
+
 #include "clients/phone_normalizer.h"
 #include "clients/template_renderer.h"
 #include "domain/dispatcher.h"
@@ -51,7 +54,8 @@ class NotifyDomainTest : public ::testing::Test {
         phones_("US"),
         clock_(clock::FromUnixMicros(1'800'000'000'000'000)),
         service_(store_, renderer_, phones_, clock_, ids_),
-        dispatcher_(store_, email_, sms_, clock_, {.max_attempts = 3, .first_backoff = std::chrono::seconds(1),
+        dispatcher_(store_, email_, sms_, clock_, ids_,
+                    {.max_attempts = 3, .first_backoff = std::chrono::seconds(1),
                                                    .max_backoff = std::chrono::seconds(4)}) {}
 
   testing::FakeNotificationStore store_;
@@ -90,11 +94,30 @@ TEST_F(NotifyDomainTest, SmsIsNormalizedAndFitsOneSegmentWhenItCan) {
   // A long activity name: the short template keeps it to one segment.
   cmd = Link("r2");
   cmd.channel = Channel::kSms;
-  cmd.phone = "+442071838750";
+  cmd.phone = "+44 7911 123456";  // a UK mobile
   cmd.booking.activity_name = std::string(120, 'A');
   n = service_.Send(cmd);
   EXPECT_EQ(n.content.sms_segments, 1) << n.content.text;
   EXPECT_EQ(n.content.text, "Sunset Kayaks: USD 100.00 due. Pay: https://pay.example.com/i/TOKEN");
+}
+
+TEST_F(NotifyDomainTest, AReceiptSaysFullyPaidOnlyWhenTheBalanceIsKnownToBeZero) {
+  auto receipt = [&](const std::string& id, std::optional<Money> balance) {
+    auto cmd = Link(id);
+    cmd.kind = Kind::kReceipt;
+    cmd.pay_url.clear();
+    cmd.balance_remaining = balance;
+    return service_.Send(cmd).content;
+  };
+  const auto unknown = receipt("r1", std::nullopt);
+  EXPECT_EQ(unknown.text.find("fully paid"), std::string::npos) << unknown.text;
+  EXPECT_EQ(unknown.text.find("Still to pay"), std::string::npos);
+  const auto paid = receipt("r2", Money{0, "USD"});
+  EXPECT_NE(paid.text.find("fully paid"), std::string::npos) << paid.text;
+  EXPECT_NE(paid.html.find("fully paid"), std::string::npos);
+  const auto partial = receipt("r3", Money{2500, "USD"});
+  EXPECT_NE(partial.text.find("Still to pay: USD 25.00"), std::string::npos) << partial.text;
+  EXPECT_EQ(partial.text.find("fully paid"), std::string::npos);
 }
 
 TEST_F(NotifyDomainTest, RecipientsAreValidatedNamingTheField) {
@@ -107,6 +130,11 @@ TEST_F(NotifyDomainTest, RecipientsAreValidatedNamingTheField) {
   EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.phone");
   cmd.phone = "";
   EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.phone");
+  cmd.phone = "+44 20 7183 8750";  // a London landline cannot take an SMS
+  EXPECT_EQ(ErrorOf([&] { service_.Send(cmd); }).second, "recipient.phone");
+  EXPECT_TRUE(phones_.CanReceiveSms("+447911123456"));
+  EXPECT_FALSE(phones_.CanReceiveSms("+442071838750"));
+  EXPECT_TRUE(phones_.CanReceiveSms("+14155550123")) << "North America: fixed line or mobile";
   EXPECT_EQ(phones_.ToE164("+1 415-555-0123"), "+14155550123");
   EXPECT_EQ(phones_.ToE164("020 7183 8750"), std::nullopt) << "a UK number needs +44 when the region is US";
   EXPECT_EQ(clients::LibPhoneNumberNormalizer("GB").ToE164("020 7183 8750"), "+442071838750");
@@ -158,7 +186,88 @@ TEST_F(NotifyDomainTest, DispatcherSendsRetriesAndGivesUp) {
   EXPECT_EQ(n.status, Status::kFailed);
   EXPECT_EQ(attempts.size(), 1u);
   EXPECT_EQ(n.failure_reason, "550 no such mailbox");
-  EXPECT_EQ(dispatcher_.Backoff(10), std::chrono::seconds(4));
+  // Doubling up to the cap, minus at most 25% jitter that differs per message.
+  EXPECT_LE(dispatcher_.Backoff(10, "a"), std::chrono::seconds(4));
+  EXPECT_GE(dispatcher_.Backoff(10, "a"), std::chrono::seconds(3));
+  EXPECT_GE(dispatcher_.Backoff(1, "a"), std::chrono::milliseconds(750));
+  EXPECT_EQ(dispatcher_.Backoff(2, "a"), dispatcher_.Backoff(2, "a")) << "deterministic";
+  std::set<int64_t> spread;
+  for (int i = 0; i < 20; ++i) spread.insert(dispatcher_.Backoff(3, "n" + std::to_string(i)).count());
+  EXPECT_GT(spread.size(), 10u) << "messages that failed together retry apart";
+}
+
+class ThrowingTransport final : public Transport {
+ public:
+  SendResult Send(const OutgoingMessage&) override {
+    ++calls;
+    throw std::runtime_error("type_error: sid is not a string");
+  }
+  int calls = 0;
+};
+
+TEST_F(NotifyDomainTest, ATransportThatThrowsIsARecordedTransientFailureNotALoop) {
+  ThrowingTransport broken;
+  Dispatcher d(store_, broken, broken, clock_, ids_, {.max_attempts = 2, .first_backoff = std::chrono::seconds(1)});
+  const auto n = service_.Send(Link("r1"));
+  const auto first = d.DeliverOne();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, Status::kQueued);
+  EXPECT_EQ(first->outcome, AttemptOutcome::kTransientFailure);
+  EXPECT_FALSE(d.DeliverOne()) << "backing off, not resending at once";
+  clock_.Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(d.DeliverOne());
+  std::vector<DeliveryAttempt> attempts;
+  const auto got = service_.Get(n.notification_id, &attempts);
+  EXPECT_EQ(got.status, Status::kFailed);
+  EXPECT_EQ(broken.calls, 2);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_NE(attempts[0].error.find("transport error: type_error"), std::string::npos) << attempts[0].error;
+}
+
+TEST_F(NotifyDomainTest, ProviderTextIsStoredAsCleanUtf8) {
+  email_.script = {{AttemptOutcome::kPermanentFailure, "", std::string("550 bad\0\xff\r\nBcc: x", 17)}};
+  const auto n = service_.Send(Link("r1"));
+  ASSERT_TRUE(dispatcher_.DeliverOne());
+  const auto got = service_.Get(n.notification_id, nullptr);
+  EXPECT_EQ(got.failure_reason, "550 bad ?  Bcc: x");
+}
+
+TEST_F(NotifyDomainTest, AClaimWhoseDispatcherVanishedIsTakenOverAfterItsLease) {
+  const auto n = service_.Send(Link("r1"));
+  // A dispatcher claims the message and dies before recording anything.
+  ASSERT_TRUE(store_.Claim(clock_.Now(), clock_.Now() + std::chrono::seconds(60), "dead-token"));
+  EXPECT_FALSE(dispatcher_.DeliverOne()) << "the lease keeps others off";
+  clock_.Advance(std::chrono::seconds(61));
+  const auto report = dispatcher_.DeliverOne();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->attempt_number, 2) << "the vanished attempt counts";
+  EXPECT_EQ(report->status, Status::kSent);
+  EXPECT_FALSE(report->claim_lost);
+
+  // The first dispatcher comes back after all: its outcome is kept as an
+  // attempt, but it no longer owns the message.
+  DeliveryOutcome late;
+  late.attempt = {1, AttemptOutcome::kAccepted, "", "late-id", clock_.Now(), 5};
+  late.status = Status::kSent;
+  EXPECT_FALSE(store_.Record(n.notification_id, "dead-token", late));
+  std::vector<DeliveryAttempt> attempts;
+  const auto got = service_.Get(n.notification_id, &attempts);
+  EXPECT_EQ(got.provider_message_id, "id-1");
+  EXPECT_EQ(attempts.size(), 2u);
+}
+
+TEST_F(NotifyDomainTest, ClaimsThatUsedUpTheLimitEndFailedWithoutSending) {
+  const auto n = service_.Send(Link("r1"));
+  for (int i = 0; i < 3; ++i) {  // max_attempts claims, each by a dispatcher that died
+    ASSERT_TRUE(store_.Claim(clock_.Now(), clock_.Now() + std::chrono::seconds(60), "dead-" + std::to_string(i)));
+    clock_.Advance(std::chrono::seconds(61));
+  }
+  const auto report = dispatcher_.DeliverOne();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->gave_up_unsent);
+  EXPECT_EQ(report->status, Status::kFailed);
+  EXPECT_TRUE(email_.sent.empty());
+  EXPECT_NE(service_.Get(n.notification_id, nullptr).failure_reason.find("not sent"), std::string::npos);
 }
 
 TEST_F(NotifyDomainTest, ListsByInvoiceBookingAndRecipientWithPages) {

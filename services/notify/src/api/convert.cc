@@ -17,17 +17,29 @@ bool Digits(const std::string& s, std::size_t pos, std::size_t n) {
   return true;
 }
 
+int Number(const std::string& s, std::size_t pos, std::size_t n) { return std::stoi(s.substr(pos, n)); }
+
+// A calendar date as the customer will read it: real months and days.
 void RequireDate(const std::string& field, const std::string& v) {
   if (v.empty()) return;
   if (v.size() != 10 || !Digits(v, 0, 4) || v[4] != '-' || !Digits(v, 5, 2) || v[7] != '-' || !Digits(v, 8, 2)) {
     throw InvalidField(field, "must be a date like 2026-12-01");
   }
+  const int year = Number(v, 0, 4);
+  const int month = Number(v, 5, 2);
+  const int day = Number(v, 8, 2);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1900 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) {
+    throw InvalidField(field, "is not a calendar date");
+  }
 }
 
 void RequireClock(const std::string& field, const std::string& v) {
   if (v.empty()) return;
-  if (v.size() != 5 || !Digits(v, 0, 2) || v[2] != ':' || !Digits(v, 3, 2)) {
-    throw InvalidField(field, "must be a time like 09:30");
+  if (v.size() != 5 || !Digits(v, 0, 2) || v[2] != ':' || !Digits(v, 3, 2) || Number(v, 0, 2) > 23 ||
+      Number(v, 3, 2) > 59) {
+    throw InvalidField(field, "must be a time of day like 09:30");
   }
 }
 

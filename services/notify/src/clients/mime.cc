@@ -34,13 +34,33 @@ std::string Clean(const std::string& s) {
 
 std::string EncodeHeaderText(const std::string& raw) {
   const std::string text = Clean(raw);
-  if (IsPlainAscii(text)) return text;
-  // Encoded words are at most 75 characters: 45 bytes -> 60 base64
-  // characters plus the 12 of "=?UTF-8?B??=". Never split a UTF-8 sequence.
+  // ASCII goes as it is, folded at spaces to keep lines near 78 characters,
+  // unless it looks like an encoded word itself ("=?"), which a mail client
+  // would decode: then it is encoded like non-ASCII text.
+  if (IsPlainAscii(text) && text.find("=?") == std::string::npos) {
+    std::string out;
+    std::size_t line = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const std::size_t space = text.find(' ', i + 1);
+      const std::size_t word_end = space == std::string::npos ? text.size() : space;
+      if (line > 0 && line + (word_end - i) > 68 && text[i] == ' ') {
+        out += "\r\n";  // the space that follows starts the continuation line
+        line = 0;
+      }
+      out.append(text, i, word_end - i);
+      line += word_end - i;
+      i = word_end;
+    }
+    return out;
+  }
+  // Encoded words of at most 64 characters (39 bytes -> 52 base64 plus the
+  // 12 of "=?UTF-8?B??="), so even the first, after "Subject: ", stays under
+  // RFC 2047's 76. Never split a UTF-8 sequence.
   std::string out;
   std::size_t i = 0;
   while (i < text.size()) {
-    std::size_t end = std::min(text.size(), i + 45);
+    std::size_t end = std::min(text.size(), i + 39);
     while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + Base64(text.substr(i, end - i)) + "?=";
@@ -52,7 +72,7 @@ std::string EncodeHeaderText(const std::string& raw) {
 std::string FormatAddress(const std::string& name, const std::string& address) {
   if (name.empty()) return "<" + address + ">";
   const std::string clean = Clean(name);
-  if (IsPlainAscii(clean)) {
+  if (IsPlainAscii(clean) && clean.find("=?") == std::string::npos) {
     std::string quoted = "\"";
     for (char c : clean) {
       if (c == '"' || c == '\\') quoted.push_back('\\');

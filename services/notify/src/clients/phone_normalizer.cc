@@ -23,6 +23,22 @@ std::optional<std::string> LibPhoneNumberNormalizer::ToE164(const std::string& r
   return out;
 }
 
+bool LibPhoneNumberNormalizer::CanReceiveSms(const std::string& e164) const {
+  const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
+  PhoneNumber number;
+  if (util->Parse(e164, default_region_, &number) != PhoneNumberUtil::NO_PARSING_ERROR) return false;
+  switch (util->GetNumberType(number)) {
+    case PhoneNumberUtil::MOBILE:
+    case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
+    case PhoneNumberUtil::VOIP:
+    case PhoneNumberUtil::PERSONAL_NUMBER:
+    case PhoneNumberUtil::UNKNOWN:  // the plan does not say; let the provider decide
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool LibPhoneNumberNormalizer::IsKnownRegion(const std::string& region) {
   std::set<std::string> regions;
   PhoneNumberUtil::GetInstance()->GetSupportedRegions(&regions);

@@ -13,6 +13,7 @@ class LibPhoneNumberNormalizer final : public domain::PhoneNormalizer {
   // default_region: ISO 3166-1 alpha-2, used for numbers without "+".
   explicit LibPhoneNumberNormalizer(std::string default_region);
   std::optional<std::string> ToE164(const std::string& raw) const override;
+  bool CanReceiveSms(const std::string& e164) const override;
   // True when libphonenumber knows the region code.
   static bool IsKnownRegion(const std::string& region);
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace billing::notify::clients {
 namespace {
@@ -33,8 +34,10 @@ int GsmSeptets(std::string_view ch) {
 
 SmsSize MeasureSms(const std::string& utf8) {
   SmsSize size;
-  int septets = 0;
-  int utf16 = 0;
+  // Units per character in both encodings; which one applies is known only
+  // at the end (one non-GSM character makes the whole message UCS-2).
+  std::vector<int> septets;
+  std::vector<int> utf16;
   std::size_t i = 0;
   while (i < utf8.size()) {
     const auto c = static_cast<unsigned char>(utf8[i]);
@@ -42,14 +45,29 @@ SmsSize MeasureSms(const std::string& utf8) {
     const std::string_view ch(utf8.data() + i, std::min(len, utf8.size() - i));
     const int s = GsmSeptets(ch);
     if (s == 0) size.gsm7 = false;
-    septets += s;
-    utf16 += len == 4 ? 2 : 1;
+    septets.push_back(s);
+    utf16.push_back(len == 4 ? 2 : 1);
     i += len;
   }
-  size.units = size.gsm7 ? septets : utf16;
+  const std::vector<int>& units = size.gsm7 ? septets : utf16;
+  for (int u : units) size.units += u;
   const int single = size.gsm7 ? 160 : 70;
   const int multi = size.gsm7 ? 153 : 67;
-  size.segments = size.units == 0 ? 1 : size.units <= single ? 1 : (size.units + multi - 1) / multi;
+  if (size.units <= single) {
+    size.segments = 1;
+    return size;
+  }
+  // A character never straddles two segments: an escaped GSM character (two
+  // septets) or a surrogate pair that does not fit starts the next one.
+  size.segments = 1;
+  int used = 0;
+  for (int u : units) {
+    if (used + u > multi) {
+      ++size.segments;
+      used = 0;
+    }
+    used += u;
+  }
   return size;
 }
 

@@ -89,6 +89,8 @@ domain::Content TemplateRenderer::Render(const domain::SendCommand& cmd) const {
       {"amount", cmd.amount ? money::Format(*cmd.amount) : std::string()},
       {"balance", has_balance ? money::Format(*cmd.balance_remaining) : std::string()},
       {"has_balance", has_balance},
+      // Only when the caller said so: a missing balance is unknown, not zero.
+      {"paid_in_full", cmd.balance_remaining.has_value() && cmd.balance_remaining->amount_minor == 0},
       {"has_due", cmd.due_at.has_value()},
       {"due_date", cmd.due_at ? Date(*cmd.due_at) : std::string()},
       {"has_paid_date", cmd.paid_at.has_value()},

@@ -8,9 +8,10 @@
 namespace billing::notify::clients {
 
 // Email over SMTP with libcurl: STARTTLS (none / try / required) and AUTH
-// when a user is set. A 4xx reply or a network failure is transient; a 5xx
-// reply is permanent, except an authentication failure (535), which is a
-// configuration problem worth retrying once fixed.
+// when a user is set. Permanent: a 5xx reply to RCPT (the recipient) or to
+// the message data (the content). Everything else is transient: 4xx, the
+// network, and 5xx at the greeting, EHLO, STARTTLS, AUTH or MAIL FROM, which
+// are configuration problems that would fail every message until fixed.
 class SmtpTransport final : public domain::Transport {
  public:
   struct Options {
@@ -32,9 +33,11 @@ class SmtpTransport final : public domain::Transport {
 
 // SMS through a Twilio-compatible Messages API:
 // POST {base}/2010-04-01/Accounts/{sid}/Messages.json, Basic auth sid:token,
-// form fields To, From, Body; the answer's "sid" is the provider id. 429, 5xx
-// and network failures are transient; 401/403 (credentials) too; other 4xx
-// are permanent.
+// form fields To, From, Body; the answer's "sid" is the provider id.
+// Permanent: a 4xx whose Twilio error code is about the recipient or the
+// body (21211 invalid number, 21614 not mobile, 21610 unsubscribed, ...).
+// Other 4xx (credentials, a bad From, a wrong URL), 429, 5xx and network
+// failures are transient. A 2xx is accepted even without a readable sid.
 class TwilioSmsTransport final : public domain::Transport {
  public:
   struct Options {

@@ -1,67 +1,124 @@
 #include "domain/dispatcher.h"
 
 #include <algorithm>
+#include <exception>
+#include <functional>
 
 namespace billing::notify::domain {
+namespace {
+
+// Text from a provider or an exception, made safe to store and log: valid
+// UTF-8 without control characters (PostgreSQL rejects NUL, logs want one
+// line), at most 1000 bytes.
+std::string SafeText(const std::string& raw) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < raw.size() && out.size() < 1000) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool valid = len > 0 && i + len <= raw.size() && !(len == 2 && c < 0xC2);
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(raw[i + k]) & 0xC0) == 0x80;
+    }
+    if (!valid) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    if (len == 1 && (c < 0x20 || c == 0x7F)) {
+      out += ' ';
+    } else {
+      out.append(raw, i, len);
+    }
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
 
 Dispatcher::Dispatcher(NotificationStore& store, Transport& email, Transport& sms, const clock::Clock& clock,
-                       Options options)
-    : store_(store), email_(email), sms_(sms), clock_(clock), options_(options) {}
+                       ids::IdGenerator& ids, Options options)
+    : store_(store), email_(email), sms_(sms), clock_(clock), ids_(ids), options_(options) {}
 
-std::chrono::milliseconds Dispatcher::Backoff(int attempts) const {
+std::chrono::milliseconds Dispatcher::Backoff(int attempts, const std::string& notification_id) const {
   auto delay = options_.first_backoff;
   for (int i = 1; i < attempts && delay < options_.max_backoff; ++i) delay *= 2;
-  return std::min(delay, options_.max_backoff);
+  delay = std::min(delay, options_.max_backoff);
+  const std::size_t h = std::hash<std::string>{}(notification_id + "/" + std::to_string(attempts));
+  const auto jitter = delay * static_cast<int64_t>(h % 256) / (4 * 256);
+  return delay - jitter;
 }
 
 std::optional<Dispatcher::Report> Dispatcher::DeliverOne() {
-  std::optional<Report> report;
-  const bool found = store_.DeliverNext(clock_.Now(), [&](const Notification& n) {
-    Transport& transport = n.channel == Channel::kSms ? sms_ : email_;
-    const OutgoingMessage message{n.notification_id, n.channel,  n.recipient, n.recipient_name,
-                                  n.sender_name,     n.content, n.created_at};
-    const Time started = clock_.Now();
-    const SendResult result = transport.Send(message);
-    const Time finished = clock_.Now();
+  const Time now = clock_.Now();
+  const std::string token = ids_.NewId();
+  const auto claimed = store_.Claim(now, now + options_.lease, token);
+  if (!claimed) return std::nullopt;
+  const Notification& n = *claimed;
 
-    DeliveryOutcome out;
-    out.attempt.attempt_number = n.attempts + 1;
-    out.attempt.outcome = result.outcome;
-    out.attempt.error = result.error;
-    out.attempt.provider_message_id = result.provider_message_id;
-    out.attempt.started_at = started;
-    out.attempt.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count();
-    switch (result.outcome) {
-      case AttemptOutcome::kAccepted:
-        out.status = Status::kSent;
-        out.provider_message_id = result.provider_message_id;
-        out.sent_at = finished;
-        break;
-      case AttemptOutcome::kPermanentFailure:
-        out.status = Status::kFailed;
-        out.failure_reason = result.error;
-        break;
-      case AttemptOutcome::kTransientFailure:
-        if (out.attempt.attempt_number >= options_.max_attempts) {
-          out.status = Status::kFailed;
-          out.failure_reason = "gave up after " + std::to_string(out.attempt.attempt_number) + " attempts: " + result.error;
-        } else {
-          out.status = Status::kQueued;
-          out.failure_reason = result.error;
-          out.next_attempt_at = finished + Backoff(out.attempt.attempt_number);
-        }
-        break;
+  DeliveryOutcome out;
+  out.attempt.attempt_number = n.attempts;  // the claim counted this attempt
+  Report report;
+  report.notification_id = n.notification_id;
+  report.channel = n.channel;
+  report.attempt_number = n.attempts;
+
+  SendResult result;
+  const Time started = clock_.Now();
+  if (n.attempts > options_.max_attempts) {
+    result = {AttemptOutcome::kTransientFailure, "",
+              "not sent: earlier attempts used up the limit without recording an outcome"};
+    report.gave_up_unsent = true;
+  } else {
+    Transport& transport = n.channel == Channel::kSms ? sms_ : email_;
+    const OutgoingMessage message{n.notification_id, n.channel, n.recipient, n.recipient_name,
+                                  n.sender_name,     n.content, n.created_at};
+    try {
+      result = transport.Send(message);
+    } catch (const std::exception& e) {
+      // A transport bug must not skip the recording below: that would leave
+      // the message claimed, and it would go out again when the lease ends.
+      result = {AttemptOutcome::kTransientFailure, "", std::string("transport error: ") + e.what()};
+    } catch (...) {
+      result = {AttemptOutcome::kTransientFailure, "", "transport error"};
     }
-    report = Report{n.notification_id,
-                    n.channel,
-                    out.status,
-                    result.outcome,
-                    out.attempt.attempt_number,
-                    result.error,
-                    std::chrono::duration_cast<std::chrono::microseconds>(finished - n.created_at)};
-    return out;
-  });
-  if (!found) return std::nullopt;
+  }
+  const Time finished = clock_.Now();
+  result.error = SafeText(result.error);
+  result.provider_message_id = SafeText(result.provider_message_id);
+
+  out.attempt.outcome = result.outcome;
+  out.attempt.error = result.error;
+  out.attempt.provider_message_id = result.provider_message_id;
+  out.attempt.started_at = started;
+  out.attempt.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(finished - started).count();
+  switch (result.outcome) {
+    case AttemptOutcome::kAccepted:
+      out.status = Status::kSent;
+      out.provider_message_id = result.provider_message_id;
+      out.sent_at = finished;
+      break;
+    case AttemptOutcome::kPermanentFailure:
+      out.status = Status::kFailed;
+      out.failure_reason = result.error;
+      break;
+    case AttemptOutcome::kTransientFailure:
+      if (n.attempts >= options_.max_attempts) {
+        out.status = Status::kFailed;
+        out.failure_reason = "gave up after " + std::to_string(n.attempts) + " attempts: " + result.error;
+      } else {
+        out.status = Status::kQueued;
+        out.failure_reason = result.error;
+        out.next_attempt_at = finished + Backoff(n.attempts, n.notification_id);
+      }
+      break;
+  }
+  report.claim_lost = !store_.Record(n.notification_id, token, out);
+  report.status = out.status;
+  report.outcome = result.outcome;
+  report.error = result.error;
+  report.since_created = std::chrono::duration_cast<std::chrono::microseconds>(finished - n.created_at);
   return report;
 }
 

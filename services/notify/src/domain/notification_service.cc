@@ -12,6 +12,8 @@ namespace {
 using errors::Error;
 using errors::Reason;
 
+constexpr int kMaxSmsSegments = 10;
+
 std::string FilterDigest(const ListFilter& f) {
   return crypto::Sha256Hex(f.invoice_id + "|" + f.booking_id + "|" + f.recipient + "|" +
                            (f.status ? std::string(Name(*f.status)) : "*"))
@@ -93,6 +95,19 @@ Notification NotificationService::Send(const SendCommand& cmd) {
   n.invoice_id = cmd.invoice_id;
   n.booking_id = cmd.booking.booking_id;
   n.content = renderer_.Render(normalized);
+  if (cmd.channel == Channel::kSms) {
+    if (!phones_.CanReceiveSms(recipient)) {
+      throw errors::InvalidField("recipient.phone", "must be a mobile number; this one cannot receive SMS");
+    }
+    // Providers cap a message at 1600 characters and carriers at about ten
+    // segments; refuse now rather than FAIL at delivery. Only a link can
+    // make a message this long (names and codes are capped well below).
+    if (n.content.sms_segments > kMaxSmsSegments) {
+      throw errors::InvalidField(cmd.pay_url.empty() ? "business_name" : "pay_url",
+                                 "makes the SMS longer than " + std::to_string(kMaxSmsSegments) +
+                                     " segments; use a shorter link");
+    }
+  }
   n.status = Status::kQueued;
   n.next_attempt_at = now;
   n.created_at = now;

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +24,10 @@ class PhoneNormalizer {
  public:
   virtual ~PhoneNormalizer() = default;
   virtual std::optional<std::string> ToE164(const std::string& raw) const = 0;
+  // False for numbers that cannot take an SMS (landlines, toll-free,
+  // premium rate); true for mobile numbers and where the plan cannot tell
+  // (North America's "fixed line or mobile").
+  virtual bool CanReceiveSms(const std::string& e164) const = 0;
 };
 
 struct OutgoingMessage {
@@ -84,11 +87,17 @@ class NotificationStore {
   virtual std::vector<DeliveryAttempt> Attempts(const std::string& notification_id) = 0;
   virtual std::vector<Notification> List(const ListFilter& filter, const std::optional<ListCursor>& after,
                                          int limit) = 0;
-  // Claims the oldest due QUEUED notification, skipping rows other
-  // dispatchers hold, keeps it locked while `deliver` runs, and stores what
-  // it returns with the attempt in the same transaction. False when nothing
-  // is due.
-  virtual bool DeliverNext(Time now, const std::function<DeliveryOutcome(const Notification&)>& deliver) = 0;
+  // Claims the oldest due QUEUED notification until `lease_until`: counts
+  // the attempt (attempts + 1), stamps `claim_token` and pushes
+  // next_attempt_at to the lease's end, in a transaction that commits before
+  // anything is sent. Other dispatchers skip it (SKIP LOCKED while the
+  // claim commits, then the lease). nullopt when nothing is due.
+  virtual std::optional<Notification> Claim(Time now, Time lease_until, const std::string& claim_token) = 0;
+  // Stores the attempt (always: it happened) and, if the claim is still
+  // `claim_token`'s, the notification's new state. False when the claim was
+  // lost: the lease ran out and another dispatcher took the message over.
+  virtual bool Record(const std::string& notification_id, const std::string& claim_token,
+                      const DeliveryOutcome& outcome) = 0;
   virtual int64_t QueueDepth() = 0;
 };
 

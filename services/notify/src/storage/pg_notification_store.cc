@@ -121,67 +121,43 @@ std::vector<Notification> PgNotificationStore::List(const domain::ListFilter& f,
   });
 }
 
-namespace {
-
-// Stores an attempt and the notification's new state; false when the row
-// had already moved on (the guard in kRecordDelivery).
-bool Record(soci::session& sql, const Notification& n, const domain::DeliveryOutcome& out, Time now) {
-  const std::string status(domain::Name(out.status));
-  long long next = clock::ToUnixMicros(out.next_attempt_at == Time{} ? now : out.next_attempt_at);
-  long long duration = out.attempt.duration_ms;
-  long long started = clock::ToUnixMicros(out.attempt.started_at);
-  long long updated = started + duration * 1000;
-  long long sent = out.sent_at ? clock::ToUnixMicros(*out.sent_at) : 0;
-  soci::indicator sent_ind = out.sent_at ? soci::i_ok : soci::i_null;
-  int updated_rows = 0;
-  sql << sql::kRecordDelivery, use(status, "status"), use(out.attempt.attempt_number, "attempts"),
-      use(next, "next"), use(out.provider_message_id, "provider_message_id"),
-      use(out.failure_reason, "failure_reason"), use(updated, "updated"), use(sent, sent_ind, "sent"),
-      use(n.notification_id, "id"), into(updated_rows);
-  if (!sql.got_data()) return false;
-  const std::string outcome(domain::Name(out.attempt.outcome));
-  sql << sql::kInsertAttempt, use(n.notification_id, "id"), use(out.attempt.attempt_number, "number"),
-      use(outcome, "outcome"), use(out.attempt.error, "error"),
-      use(out.attempt.provider_message_id, "provider_message_id"), use(started, "started"),
-      use(duration, "duration_ms");
-  return true;
+std::optional<Notification> PgNotificationStore::Claim(Time now, Time lease_until, const std::string& claim_token) {
+  return pool_.Transact([&](soci::session& sql) -> std::optional<Notification> {
+    long long now_us = clock::ToUnixMicros(now);
+    long long lease_us = clock::ToUnixMicros(lease_until);
+    soci::row row;
+    sql << sql::kClaimDue, use(claim_token, "token"), use(lease_us, "lease_until"), use(now_us, "now"), into(row);
+    if (!sql.got_data()) return std::nullopt;
+    return ReadNotification(row);
+  });
 }
 
-}  // namespace
+bool PgNotificationStore::Record(const std::string& notification_id, const std::string& claim_token,
+                                 const domain::DeliveryOutcome& out) {
+  // Safe to run again (Transact does after a broken connection): the attempt
+  // insert ignores a duplicate and the update needs the claim, which the
+  // first run cleared if it committed.
+  return pool_.Transact([&](soci::session& sql) {
+    const std::string outcome(domain::Name(out.attempt.outcome));
+    long long started = clock::ToUnixMicros(out.attempt.started_at);
+    long long duration = out.attempt.duration_ms;
+    sql << sql::kInsertAttempt, use(notification_id, "id"), use(out.attempt.attempt_number, "number"),
+        use(outcome, "outcome"), use(out.attempt.error, "error"),
+        use(out.attempt.provider_message_id, "provider_message_id"), use(started, "started"),
+        use(duration, "duration_ms");
 
-bool PgNotificationStore::DeliverNext(Time now,
-                                      const std::function<domain::DeliveryOutcome(const Notification&)>& deliver) {
-  // The send happens inside the transaction on purpose: the row lock is what
-  // keeps every other dispatcher (in this process or another replica) off
-  // this message while it is being sent, and a crashed dispatcher's lock
-  // goes with its connection.
-  std::optional<Notification> claimed;
-  std::optional<domain::DeliveryOutcome> outcome;
-  try {
-    return pool_.Transact([&](soci::session& sql) {
-      // Transact reruns the function when the connection broke before
-      // COMMIT. Once the provider has the message, rerunning would claim and
-      // send it again, so stop and record it below instead.
-      if (outcome) throw errors::Error(errors::Reason::kDatabaseUnavailable, "lost the database after a send");
-      long long now_us = clock::ToUnixMicros(now);
-      soci::row row;
-      sql << sql::kClaimDue, use(now_us, "now"), into(row);
-      if (!sql.got_data()) return false;
-      claimed = ReadNotification(row);
-      outcome = deliver(*claimed);
-      Record(sql, *claimed, *outcome, now);
-      return true;
-    });
-  } catch (...) {
-    if (!outcome) throw;
-    // The provider has (or refused) the message but the transaction that
-    // records it failed, or its COMMIT's fate is unknown. One more try in a
-    // fresh transaction; the guard makes it a no-op if the first landed. If
-    // the database is still gone, the row stays QUEUED and the message will
-    // be sent again later: delivery is at least once.
-    pool_.Transact([&](soci::session& sql) { return Record(sql, *claimed, *outcome, now); });
-    return true;
-  }
+    const std::string status(domain::Name(out.status));
+    long long updated = started + duration * 1000;
+    long long next = out.next_attempt_at == Time{} ? updated : clock::ToUnixMicros(out.next_attempt_at);
+    long long sent = out.sent_at ? clock::ToUnixMicros(*out.sent_at) : 0;
+    soci::indicator sent_ind = out.sent_at ? soci::i_ok : soci::i_null;
+    int matched = 0;
+    sql << sql::kRecordDelivery, use(status, "status"), use(next, "next"),
+        use(out.provider_message_id, "provider_message_id"), use(out.failure_reason, "failure_reason"),
+        use(updated, "updated"), use(sent, sent_ind, "sent"), use(notification_id, "id"),
+        use(claim_token, "token"), into(matched);
+    return sql.got_data();
+  });
 }
 
 int64_t PgNotificationStore::QueueDepth() {

@@ -15,8 +15,10 @@ class PgNotificationStore final : public domain::NotificationStore {
   std::vector<domain::DeliveryAttempt> Attempts(const std::string& notification_id) override;
   std::vector<domain::Notification> List(const domain::ListFilter& filter,
                                          const std::optional<domain::ListCursor>& after, int limit) override;
-  bool DeliverNext(domain::Time now,
-                   const std::function<domain::DeliveryOutcome(const domain::Notification&)>& deliver) override;
+  std::optional<domain::Notification> Claim(domain::Time now, domain::Time lease_until,
+                                            const std::string& claim_token) override;
+  bool Record(const std::string& notification_id, const std::string& claim_token,
+              const domain::DeliveryOutcome& outcome) override;
   int64_t QueueDepth() override;
 
  private:

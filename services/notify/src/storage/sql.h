@@ -34,24 +34,28 @@ inline constexpr char kListNotifications[] =
     "AND (:recipient = '' OR recipient = :recipient) AND (:status = '' OR status = :status) "
     "AND (created_at, notification_id) < (" BILLING_TS(":cursor_us") ", CAST(:cursor_id AS UUID)) "
     "ORDER BY created_at DESC, notification_id DESC LIMIT :limit";
-// The dispatcher's claim: the row stays locked until its transaction ends,
-// and other dispatchers skip it.
+// The dispatcher's claim, committed before the send: the oldest due row
+// (skipping rows another claim is committing), its attempt counted, the
+// claimer's token stamped, and next_attempt_at moved to the lease's end so
+// nobody else picks it up meanwhile.
 inline constexpr char kClaimDue[] =
-    "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM notifications "
+    "UPDATE notifications SET attempts = attempts + 1, claim_token = CAST(:token AS UUID), "
+    "next_attempt_at = " BILLING_TS(":lease_until") ", updated_at = " BILLING_TS(":now") " "
+    "WHERE notification_id = (SELECT notification_id FROM notifications "
     "WHERE status = 'QUEUED' AND next_attempt_at <= " BILLING_TS(":now") " "
-    "ORDER BY next_attempt_at, notification_id LIMIT 1 FOR UPDATE SKIP LOCKED";
-// Guarded by the attempt count the dispatcher saw when it claimed the row,
-// so the late re-recording after a failed commit (see DeliverNext) is a
-// no-op when the first recording did land.
-inline constexpr char kRecordDelivery[] =
-    "UPDATE notifications SET status = :status, attempts = :attempts, next_attempt_at = " BILLING_TS(":next") ", "
-    "provider_message_id = :provider_message_id, failure_reason = :failure_reason, "
-    "updated_at = " BILLING_TS(":updated") ", sent_at = " BILLING_TS(":sent") " "
-    "WHERE notification_id = CAST(:id AS UUID) AND status = 'QUEUED' AND attempts = :attempts - 1 RETURNING 1";
+    "ORDER BY next_attempt_at, notification_id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING " BILLING_NOTIFICATION_COLUMNS;
+// Every attempt is kept, also one whose claim was lost (it may have sent).
 inline constexpr char kInsertAttempt[] =
     "INSERT INTO delivery_attempts (notification_id, attempt_number, outcome, error, provider_message_id, "
     "started_at, duration_ms) VALUES (CAST(:id AS UUID), :number, :outcome, :error, :provider_message_id, "
-    BILLING_TS(":started") ", :duration_ms)";
+    BILLING_TS(":started") ", :duration_ms) ON CONFLICT (notification_id, attempt_number) DO NOTHING";
+// Only while the claim is still the caller's; clears it.
+inline constexpr char kRecordDelivery[] =
+    "UPDATE notifications SET status = :status, next_attempt_at = " BILLING_TS(":next") ", "
+    "provider_message_id = :provider_message_id, failure_reason = :failure_reason, "
+    "updated_at = " BILLING_TS(":updated") ", sent_at = " BILLING_TS(":sent") ", claim_token = NULL "
+    "WHERE notification_id = CAST(:id AS UUID) AND claim_token = CAST(:token AS UUID) RETURNING 1";
 inline constexpr char kQueueDepth[] = "SELECT count(*) FROM notifications WHERE status = 'QUEUED'";
 
 #undef BILLING_US
