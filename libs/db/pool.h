@@ -12,6 +12,7 @@
 
 #include <soci/soci.h>
 
+#include "errors/error.h"
 #include "metrics/metrics.h"
 
 namespace billing::db {
@@ -132,6 +133,13 @@ class Pool {
   prometheus::Histogram* lease_wait_ = nullptr;
 };
 
+// Runs pool.Transact(fn) and runs it again when it fails with a unique
+// violation: a concurrent transaction inserted the same key first, and the
+// next run sees that row and decides. After `attempts` runs the caller gets
+// CONCURRENT_MODIFICATION. fn must have no effects outside the transaction.
+template <typename F>
+void TransactRetryingConflicts(Pool& pool, F&& fn, int attempts = 3);
+
 template <typename F>
 auto Pool::Transact(F&& fn) -> std::invoke_result_t<F&, soci::session&> {
   using Result = std::invoke_result_t<F&, soci::session&>;
@@ -154,6 +162,22 @@ auto Pool::Transact(F&& fn) -> std::invoke_result_t<F&, soci::session&> {
       }
     } catch (...) {
       OnTransactFailure(lease, commit_sent, attempt);  // throws unless retrying
+    }
+  }
+}
+
+template <typename F>
+void TransactRetryingConflicts(Pool& pool, F&& fn, int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pool.Transact(fn);
+      return;
+    } catch (const std::exception& e) {
+      if (!IsUniqueViolation(e)) throw;
+      if (attempt >= attempts) {
+        throw errors::Error(errors::Reason::kConcurrentModification,
+                            "a concurrent request changed the same records; retry the request");
+      }
     }
   }
 }

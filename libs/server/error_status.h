@@ -15,6 +15,7 @@ namespace billing::server {
 // billing.common.v1.ErrorReason without its prefix). docs/errors.md is this
 // table in prose.
 struct ReasonInfo {
+  constexpr ReasonInfo(errors::Reason r, grpc::StatusCode c) : reason(r), code(c), name(errors::Name(r)) {}
   errors::Reason reason;
   grpc::StatusCode code;
   std::string_view name;

@@ -303,16 +303,7 @@ TEST_F(InvoiceBadInputTest, EveryRpcRejectsBadInputPrecisely) {
   auto stub = v1::InvoiceService::NewStub(svc_->Channel());
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    const auto status = c.call(*stub);
-    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
-    EXPECT_NE(status.error_code(), Code::INTERNAL) << status.error_message();
-    if (!c.field.empty()) {
-      EXPECT_EQ(ErrorInfoOf(status).metadata().count("field") ? ErrorInfoOf(status).metadata().at("field") : "",
-                c.field)
-          << status.error_message();
-      EXPECT_NE(status.error_message().find(c.field), std::string::npos) << status.error_message();
-    }
-    EXPECT_LT(status.error_message().size(), 400u) << "the message does not echo huge input";
+    ExpectRefusal(c.call(*stub), c.code, c.field);
   }
   EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM invoices"), invoices_before);
   EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM customer_payments"), payments_before);

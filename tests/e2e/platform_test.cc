@@ -33,8 +33,11 @@ std::vector<Binary> Binaries() {
       {"invoice", InvoiceBinary(), "billing.invoice.v1.InvoiceService",
        "billing.invoice.v1.InvoiceService/PayInvoice",
        {{"PAY_LINK_BASE_URL", "https://pay.example.com/i"}, {"BUSINESS_NAME", "Sunset Kayaks"}}},
-      {"payments", PaymentsBinary(), "billing.payments.v1.PaymentService",
-       "billing.payments.v1.PaymentService/CreatePayment", {}},
+      {"payments", PaymentsBinary(), "billing.payments.v1.PaymentService", "",
+       {{"STRIPE_SECRET_KEY", "sk_test_platform"},
+        {"STRIPE_WEBHOOK_SECRETS", "whsec_platform"},
+        {"DEFAULT_RETURN_URL", "https://pay.example.com/return"},
+        {"WEBHOOK_LISTEN_ADDRESS", "127.0.0.1:0"}}},
       {"notify", NotifyBinary(), "billing.notify.v1.NotifyService", "",
        {{"FILE_OUTBOX_DIR", MakeTempDir("platform-outbox")}}},
   };

@@ -16,6 +16,7 @@ TEST(ErrorStatusTest, TableCoversEveryReasonOnceAndMatchesTheProtoEnum) {
   for (const auto& row : AllReasons()) {
     EXPECT_TRUE(reasons.insert(static_cast<int>(row.reason)).second) << row.name;
     EXPECT_TRUE(names.insert(row.name).second) << row.name;
+    EXPECT_EQ(errors::ParseReason(row.name), row.reason) << "stored answers read names back";
     billing::common::v1::ErrorReason proto;
     EXPECT_TRUE(billing::common::v1::ErrorReason_Parse("ERROR_REASON_" + std::string(row.name), &proto))
         << "billing.common.v1.ErrorReason lacks " << row.name;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "crypto/crypto.h"
+#include "paging/page_token.h"
 #include "errors/error.h"
 #include "validation/validation.h"
 
@@ -51,32 +52,17 @@ Invoice RequireInvoice(std::optional<Invoice> invoice, const std::string& invoic
   return *invoice;
 }
 
-// Page tokens are opaque to clients: a version tag and base64url of the
-// keyset position plus a digest of the filter they belong to.
-std::string FilterDigest(const InvoiceFilter& f) {
-  return crypto::Sha256Hex(f.booking_id + "|" + (f.status ? std::string(Name(*f.status)) : "*")).substr(0, 16);
-}
+// What a page token of the invoice list is bound to.
+std::string FilterKey(const InvoiceFilter& f) { return f.booking_id + "|" + (f.status ? std::string(Name(*f.status)) : "*"); }
 
 std::string EncodeInvoiceToken(const Invoice& last, const InvoiceFilter& f) {
-  return "i1." + ids::Base64UrlEncode(std::to_string(clock::ToUnixMicros(last.created_at)) + ":" + last.invoice_id +
-                                      ":" + FilterDigest(f));
+  return paging::EncodeToken("i1", {last.created_at, last.invoice_id}, FilterKey(f));
 }
 
 std::optional<InvoiceCursor> DecodeInvoiceToken(const std::string& token, const InvoiceFilter& f) {
-  if (token.empty()) return std::nullopt;
-  const auto bad = [] { return errors::InvalidField("page_token", "is not a token from a previous page of this list"); };
-  std::string raw;
-  if (token.rfind("i1.", 0) != 0 || !ids::Base64UrlDecode(token.substr(3), &raw)) throw bad();
-  const auto a = raw.find(':');
-  const auto b = raw.rfind(':');
-  if (a == std::string::npos || b == a) throw bad();
-  const std::string micros = raw.substr(0, a);
-  const std::string id = raw.substr(a + 1, b - a - 1);
-  if (raw.substr(b + 1) != FilterDigest(f) || !validation::IsUuid(id) || micros.empty() ||
-      micros.find_first_not_of("0123456789") != std::string::npos || micros.size() > 18) {
-    throw bad();
-  }
-  return InvoiceCursor{clock::FromUnixMicros(std::stoll(micros)), id};
+  const auto position = paging::DecodeToken("i1", token, FilterKey(f));
+  if (!position) return std::nullopt;
+  return InvoiceCursor{position->created_at, position->id};
 }
 
 std::string EncodeEventToken(const std::string& invoice_id, int64_t sequence) {

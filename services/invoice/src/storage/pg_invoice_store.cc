@@ -444,22 +444,10 @@ void PgInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&)>
   // id): the whole function runs again and now sees that row, and the domain
   // decides (update, BOOKING_ID_TAKEN, ...). Nothing ran outside the
   // rolled-back transaction, so running it again is safe.
-  constexpr int kAttempts = 3;
-  for (int attempt = 1;; ++attempt) {
-    try {
-      pool_.Transact([&](soci::session& session) {
-        PgInvoiceTx tx(session);
-        fn(tx);
-      });
-      return;
-    } catch (const std::exception& e) {
-      if (!db::IsUniqueViolation(e)) throw;
-      if (attempt >= kAttempts) {
-        throw errors::Error(errors::Reason::kConcurrentModification,
-                            "a concurrent request changed the same records; retry the request");
-      }
-    }
-  }
+  db::TransactRetryingConflicts(pool_, [&](soci::session& session) {
+    PgInvoiceTx tx(session);
+    fn(tx);
+  });
 }
 
 std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until, int limit) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "crypto/crypto.h"
+#include "paging/page_token.h"
 #include "errors/error.h"
 #include "validation/validation.h"
 
@@ -14,32 +14,19 @@ using errors::Reason;
 
 constexpr int kMaxSmsSegments = 10;
 
-std::string FilterDigest(const ListFilter& f) {
-  return crypto::Sha256Hex(f.invoice_id + "|" + f.booking_id + "|" + f.recipient + "|" +
-                           (f.status ? std::string(Name(*f.status)) : "*"))
-      .substr(0, 16);
+// What a page token of the notification list is bound to.
+std::string FilterKey(const ListFilter& f) {
+  return f.invoice_id + "|" + f.booking_id + "|" + f.recipient + "|" + (f.status ? std::string(Name(*f.status)) : "*");
 }
 
 std::string EncodeToken(const Notification& last, const ListFilter& f) {
-  return "n1." + ids::Base64UrlEncode(std::to_string(clock::ToUnixMicros(last.created_at)) + ":" +
-                                      last.notification_id + ":" + FilterDigest(f));
+  return paging::EncodeToken("n1", {last.created_at, last.notification_id}, FilterKey(f));
 }
 
 std::optional<ListCursor> DecodeToken(const std::string& token, const ListFilter& f) {
-  if (token.empty()) return std::nullopt;
-  const auto bad = [] { return errors::InvalidField("page_token", "is not a token from a previous page of this list"); };
-  std::string raw;
-  if (token.size() > 512 || token.rfind("n1.", 0) != 0 || !ids::Base64UrlDecode(token.substr(3), &raw)) throw bad();
-  const auto a = raw.find(':');
-  const auto b = raw.rfind(':');
-  if (a == std::string::npos || b == a) throw bad();
-  const std::string micros = raw.substr(0, a);
-  const std::string id = raw.substr(a + 1, b - a - 1);
-  if (raw.substr(b + 1) != FilterDigest(f) || !validation::IsUuid(id) || micros.empty() || micros.size() > 18 ||
-      micros.find_first_not_of("0123456789") != std::string::npos) {
-    throw bad();
-  }
-  return ListCursor{clock::FromUnixMicros(std::stoll(micros)), id};
+  const auto position = paging::DecodeToken("n1", token, FilterKey(f));
+  if (!position) return std::nullopt;
+  return ListCursor{position->created_at, position->id};
 }
 
 }  // namespace

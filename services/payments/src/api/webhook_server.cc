@@ -1,0 +1,81 @@
+#include "api/webhook_server.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "clients/stripe_json.h"
+#include "db/pool.h"
+#include "domain/webhook_signature.h"
+#include "errors/error.h"
+
+namespace billing::payments::api {
+namespace {
+
+void Answer(httplib::Response& res, int status, const std::string& message) {
+  res.status = status;
+  res.set_content(nlohmann::json{{status < 300 ? "result" : "error", message}}.dump(), "application/json");
+}
+
+}  // namespace
+
+WebhookServer::WebhookServer(domain::PaymentService& service, const clock::Clock& clock, Options options,
+                             Observer observer)
+    : service_(service), clock_(clock), options_(std::move(options)), observer_(std::move(observer)) {
+  server_.set_payload_max_length(options_.max_body_bytes);
+  server_.set_read_timeout(10, 0);
+  server_.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  server_.Post(options_.path, [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
+}
+
+int WebhookServer::Bind(const std::string& host, int port) {
+  const int bound = port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) throw std::runtime_error("cannot bind the webhook port " + host + ":" + std::to_string(port));
+  return bound;
+}
+
+void WebhookServer::Run(std::stop_token stop) {
+  std::thread serving([this] { server_.listen_after_bind(); });
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait(lock, stop, [] { return false; });
+  server_.stop();
+  serving.join();
+}
+
+void WebhookServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  const auto check = domain::VerifyStripeSignature(req.get_header_value("Stripe-Signature"), req.body,
+                                                   options_.secrets, clock_.Now(), options_.tolerance);
+  if (check != domain::SignatureCheck::kValid) {
+    if (observer_) observer_("", "", "bad_signature", std::string(domain::Describe(check)));
+    Answer(res, 400, std::string(domain::Describe(check)));
+    return;
+  }
+  const auto event = clients::EventFromJson(req.body);
+  if (!event) {
+    if (observer_) observer_("", "", "bad_payload", "not a Stripe event");
+    Answer(res, 400, "not a Stripe event");
+    return;
+  }
+  try {
+    const auto result = service_.ApplyStripeEvent(*event);
+    const char* name = result == domain::PaymentService::EventResult::kApplied     ? "applied"
+                       : result == domain::PaymentService::EventResult::kDuplicate ? "duplicate"
+                                                                                   : "ignored";
+    if (observer_) observer_(event->id, event->type, name, "");
+    Answer(res, 200, name);
+  } catch (const errors::Error& e) {
+    const bool unavailable = e.reason() == errors::Reason::kDatabaseUnavailable;
+    if (observer_) observer_(event->id, event->type, "error", e.what());
+    Answer(res, unavailable ? 503 : 500, unavailable ? "database unavailable; retry" : "could not apply the event");
+  } catch (const std::exception& e) {
+    if (observer_) observer_(event->id, event->type, "error", db::DescribeError(e));
+    Answer(res, 500, "could not apply the event");
+  }
+}
+
+}  // namespace billing::payments::api

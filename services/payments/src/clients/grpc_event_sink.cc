@@ -1,0 +1,56 @@
+#include "clients/grpc_event_sink.h"
+
+#include <grpcpp/client_context.h>
+
+#include "protoconv/protoconv.h"
+
+namespace billing::payments::clients {
+namespace {
+
+namespace iv1 = billing::invoice::v1;
+
+iv1::PaymentEventStatus ToProto(domain::PaymentStatus s) {
+  switch (s) {
+    case domain::PaymentStatus::kRequiresAction: return iv1::PAYMENT_EVENT_STATUS_REQUIRES_ACTION;
+    case domain::PaymentStatus::kProcessing: return iv1::PAYMENT_EVENT_STATUS_PROCESSING;
+    case domain::PaymentStatus::kSucceeded: return iv1::PAYMENT_EVENT_STATUS_SUCCEEDED;
+    case domain::PaymentStatus::kFailed: return iv1::PAYMENT_EVENT_STATUS_FAILED;
+    case domain::PaymentStatus::kCanceled: return iv1::PAYMENT_EVENT_STATUS_CANCELED;
+    case domain::PaymentStatus::kPending: break;
+  }
+  return iv1::PAYMENT_EVENT_STATUS_UNSPECIFIED;
+}
+
+}  // namespace
+
+GrpcEventSink::GrpcEventSink(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout)
+    : stub_(iv1::PaymentEventService::NewStub(std::move(channel))), timeout_(timeout) {}
+
+domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
+  iv1::ApplyPaymentEventRequest req;
+  req.set_request_id(e.event_key);
+  req.set_invoice_id(e.invoice_id);
+  req.set_payment_id(e.payment_id);
+  req.set_payment_intent_id(e.payment_intent_id);
+  req.set_status(ToProto(e.status));
+  if (e.status == domain::PaymentStatus::kSucceeded) protoconv::ToProto(e.amount_received, req.mutable_amount_received());
+  req.set_failure_code(e.failure_code);
+  req.set_failure_message(e.failure_message);
+  protoconv::ToProto(e.occurred_at, req.mutable_occur_time());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  ctx.AddMetadata("x-request-id", e.event_key);
+  iv1::ApplyPaymentEventResponse resp;
+  const grpc::Status status = stub_->ApplyPaymentEvent(&ctx, req, &resp);
+  if (status.ok()) return {domain::DeliveryResult::kApplied, ""};
+  const auto code = status.error_code();
+  const std::string error = "invoice service: code " + std::to_string(static_cast<int>(code)) + ": " +
+                            status.error_message().substr(0, 300);
+  if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::NOT_FOUND ||
+      code == grpc::StatusCode::OUT_OF_RANGE) {
+    return {domain::DeliveryResult::kRejected, error};
+  }
+  return {domain::DeliveryResult::kTransient, error};
+}
+
+}  // namespace billing::payments::clients

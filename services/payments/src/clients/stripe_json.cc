@@ -1,0 +1,141 @@
+#include "clients/stripe_json.h"
+
+#include <cctype>
+
+namespace billing::payments::clients {
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
+}
+
+int64_t Int(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer()) return 0;
+  return j[key].get<int64_t>();
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::map<std::string, std::string> Metadata(const json& j) {
+  std::map<std::string, std::string> out;
+  if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object()) return out;
+  for (const auto& [k, v] : j["metadata"].items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+domain::Intent IntentFromJson(const json& pi) {
+  domain::Intent i;
+  i.id = Str(pi, "id");
+  i.status = Str(pi, "status");
+  i.amount = Int(pi, "amount");
+  i.amount_received = Int(pi, "amount_received");
+  i.currency = Upper(Str(pi, "currency"));
+  i.client_secret = Str(pi, "client_secret");
+  if (pi.is_object() && pi.contains("last_payment_error") && pi["last_payment_error"].is_object()) {
+    const auto& e = pi["last_payment_error"];
+    i.last_error = {Str(e, "code"), Str(e, "decline_code"), Str(e, "message")};
+    if (i.last_error.code.empty() && i.last_error.message.empty()) i.last_error.code = Str(e, "type");
+  }
+  i.metadata = Metadata(pi);
+  return i;
+}
+
+domain::StripeRefund RefundFromJson(const json& re) {
+  domain::StripeRefund r;
+  r.id = Str(re, "id");
+  r.status = Str(re, "status");
+  r.amount = Int(re, "amount");
+  r.currency = Upper(Str(re, "currency"));
+  r.payment_intent = Str(re, "payment_intent");
+  r.failure_reason = Str(re, "failure_reason");
+  r.metadata = Metadata(re);
+  return r;
+}
+
+domain::StripeFailure FailureFromJson(int http_status, const json& body) {
+  domain::StripeFailure f;
+  f.http_status = http_status;
+  const json error = body.is_object() && body.contains("error") ? body["error"] : json::object();
+  f.type = Str(error, "type");
+  f.code = Str(error, "code");
+  f.decline_code = Str(error, "decline_code");
+  f.message = Str(error, "message");
+  f.param = Str(error, "param");
+  if (error.is_object() && error.contains("payment_intent") && error["payment_intent"].is_object()) {
+    f.intent = IntentFromJson(error["payment_intent"]);
+  }
+  if (f.message.empty()) f.message = "HTTP " + std::to_string(http_status);
+  if (http_status == 402) {
+    f.outcome = domain::StripeOutcome::kCardError;
+  } else if (http_status == 401 || http_status == 403) {
+    f.outcome = domain::StripeOutcome::kAuthError;
+  } else if (http_status >= 400 && http_status < 500 && http_status != 409 && http_status != 429) {
+    f.outcome = domain::StripeOutcome::kInvalidRequest;
+  } else {
+    f.outcome = domain::StripeOutcome::kUnavailable;
+  }
+  return f;
+}
+
+std::optional<domain::StripeEvent> EventFromJson(const std::string& payload) {
+  const json j = json::parse(payload, nullptr, false);
+  if (!j.is_object() || Str(j, "object") != "event" || Str(j, "id").empty() || Str(j, "type").empty()) {
+    return std::nullopt;
+  }
+  if (!j.contains("data") || !j["data"].is_object() || !j["data"].contains("object") ||
+      !j["data"]["object"].is_object()) {
+    return std::nullopt;
+  }
+  domain::StripeEvent e;
+  e.id = Str(j, "id");
+  e.type = Str(j, "type");
+  e.created = clock::FromUnixMicros(Int(j, "created") * 1000000);
+  const json& object = j["data"]["object"];
+  const std::string kind = Str(object, "object");
+  if (kind == "payment_intent") {
+    e.intent = IntentFromJson(object);
+  } else if (kind == "refund") {
+    e.refund = RefundFromJson(object);
+  } else if (kind == "charge") {
+    e.charge_payment_intent = Str(object, "payment_intent");
+    if (object.contains("amount_refunded") && object["amount_refunded"].is_number_integer()) {
+      e.charge_amount_refunded = object["amount_refunded"].get<int64_t>();
+    }
+  }
+  return e;
+}
+
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const auto escape = [](const std::string& s, bool key) {
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (key && (c == '[' || c == ']'))) {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+    return out;
+  };
+  std::string body;
+  for (const auto& [k, v] : fields) {
+    if (!body.empty()) body += '&';
+    body += escape(k, true) + "=" + escape(v, false);
+  }
+  return body;
+}
+
+}  // namespace billing::payments::clients

@@ -1,0 +1,546 @@
+#include "storage/pg_payment_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <tuple>
+
+#include "db/row_reader.h"
+#include "errors/error.h"
+#include "storage/sql.h"
+
+namespace billing::payments::storage {
+namespace {
+
+using db::Corrupt;
+using db::Parsed;
+using db::RowReader;
+using domain::IdempotencyKey;
+using domain::Payment;
+using domain::PaymentEvent;
+using domain::Refund;
+using domain::StoredResponse;
+using domain::Time;
+using nlohmann::json;
+using soci::indicator;
+using soci::into;
+using soci::use;
+
+long long Micros(Time t) { return clock::ToUnixMicros(t); }
+
+// An optional time as a bound value: microseconds and its NULL indicator.
+struct OptMicros {
+  explicit OptMicros(const std::optional<Time>& t) : value(t ? Micros(*t) : 0), ind(t ? soci::i_ok : soci::i_null) {}
+  long long value;
+  indicator ind;
+};
+
+std::map<std::string, std::string> ParseMetadata(const std::string& text) {
+  const auto j = json::parse(text, nullptr, false);
+  if (!j.is_object()) Corrupt("payment metadata");
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string()) Corrupt("payment metadata");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+Payment ReadPayment(const soci::row& row) {
+  RowReader r(row);
+  Payment p;
+  p.payment_id = r.Str();
+  p.caller = r.Str();
+  p.request_id = r.Str();
+  p.invoice_id = r.Str();
+  p.amount.amount_minor = r.Int();
+  p.amount.currency = r.Str();
+  p.method_kind = Parsed(domain::ParseMethodKind(r.Str()), "method kind");
+  p.method_id = r.Str();
+  p.return_url = r.Str();
+  p.description = r.Str();
+  p.metadata = ParseMetadata(r.Str());
+  p.status = Parsed(domain::ParsePaymentStatus(r.Str()), "payment status");
+  p.payment_intent_id = r.Str();
+  p.client_secret = r.Str();
+  p.failure.code = r.Str();
+  p.failure.decline_code = r.Str();
+  p.failure.message = r.Str();
+  p.amount_received_minor = r.Int();
+  p.amount_refunded_minor = r.Int();
+  p.abandoned_at = r.OptTime();
+  p.cancellation_reason = Parsed(domain::ParseCancellationReason(r.Str()), "cancellation reason");
+  p.next_sweep_at = r.OptTime();
+  p.created_at = r.TimeAt();
+  p.updated_at = r.TimeAt();
+  return p;
+}
+
+Refund ReadRefund(const soci::row& row) {
+  RowReader r(row);
+  Refund f;
+  f.refund_id = r.Str();
+  f.payment_id = r.Str();
+  f.caller = r.Str();
+  f.request_id = r.Str();
+  f.amount.amount_minor = r.Int();
+  f.amount.currency = r.Str();
+  f.status = Parsed(domain::ParseRefundStatus(r.Str()), "refund status");
+  f.reason = Parsed(domain::ParseRefundReason(r.Str()), "refund reason");
+  f.automatic = r.Int32() != 0;
+  f.provider_refund_id = r.Str();
+  f.failure_reason = r.Str();
+  f.created_at = r.TimeAt();
+  f.updated_at = r.TimeAt();
+  return f;
+}
+
+PaymentEvent ReadEvent(const soci::row& row) {
+  RowReader r(row);
+  PaymentEvent e;
+  e.event_key = r.Str();
+  e.payment_id = r.Str();
+  e.invoice_id = r.Str();
+  e.payment_intent_id = r.Str();
+  e.status = Parsed(domain::ParsePaymentStatus(r.Str()), "event status");
+  e.amount_received.amount_minor = r.Int();
+  e.amount_received.currency = r.Str();
+  e.failure_code = r.Str();
+  e.failure_message = r.Str();
+  e.occurred_at = r.TimeAt();
+  e.attempts = r.Int32();
+  return e;
+}
+
+// --- stored answers as JSON -------------------------------------------------
+
+json OptTimeJson(const std::optional<Time>& t) { return t ? json(Micros(*t)) : json(nullptr); }
+std::optional<Time> OptTimeFrom(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return clock::FromUnixMicros(j.get<long long>());
+}
+
+json RefundJson(const Refund& r) {
+  return {{"refund_id", r.refund_id},
+          {"payment_id", r.payment_id},
+          {"caller", r.caller},
+          {"request_id", r.request_id},
+          {"amount_minor", r.amount.amount_minor},
+          {"currency", r.amount.currency},
+          {"status", domain::Name(r.status)},
+          {"reason", domain::Name(r.reason)},
+          {"automatic", r.automatic},
+          {"provider_refund_id", r.provider_refund_id},
+          {"failure_reason", r.failure_reason},
+          {"created_at", Micros(r.created_at)},
+          {"updated_at", Micros(r.updated_at)}};
+}
+
+Refund RefundFrom(const json& j) {
+  Refund r;
+  r.refund_id = j.at("refund_id").get<std::string>();
+  r.payment_id = j.at("payment_id").get<std::string>();
+  r.caller = j.at("caller").get<std::string>();
+  r.request_id = j.at("request_id").get<std::string>();
+  r.amount = {j.at("amount_minor").get<int64_t>(), j.at("currency").get<std::string>()};
+  r.status = Parsed(domain::ParseRefundStatus(j.at("status").get<std::string>()), "stored refund status");
+  r.reason = Parsed(domain::ParseRefundReason(j.at("reason").get<std::string>()), "stored refund reason");
+  r.automatic = j.at("automatic").get<bool>();
+  r.provider_refund_id = j.at("provider_refund_id").get<std::string>();
+  r.failure_reason = j.at("failure_reason").get<std::string>();
+  r.created_at = clock::FromUnixMicros(j.at("created_at").get<long long>());
+  r.updated_at = clock::FromUnixMicros(j.at("updated_at").get<long long>());
+  return r;
+}
+
+json PaymentJson(const Payment& p) {
+  json refunds = json::array();
+  for (const auto& r : p.refunds) refunds.push_back(RefundJson(r));
+  return {{"payment_id", p.payment_id},
+          {"caller", p.caller},
+          {"request_id", p.request_id},
+          {"invoice_id", p.invoice_id},
+          {"amount_minor", p.amount.amount_minor},
+          {"currency", p.amount.currency},
+          {"method_kind", domain::Name(p.method_kind)},
+          {"method_id", p.method_id},
+          {"return_url", p.return_url},
+          {"description", p.description},
+          {"metadata", p.metadata},
+          {"status", domain::Name(p.status)},
+          {"payment_intent_id", p.payment_intent_id},
+          {"client_secret", p.client_secret},
+          {"failure_code", p.failure.code},
+          {"failure_decline_code", p.failure.decline_code},
+          {"failure_message", p.failure.message},
+          {"amount_received_minor", p.amount_received_minor},
+          {"amount_refunded_minor", p.amount_refunded_minor},
+          {"abandoned_at", OptTimeJson(p.abandoned_at)},
+          {"cancellation_reason", domain::Name(p.cancellation_reason)},
+          {"created_at", Micros(p.created_at)},
+          {"updated_at", Micros(p.updated_at)},
+          {"refunds", refunds}};
+}
+
+Payment PaymentFrom(const json& j) {
+  Payment p;
+  p.payment_id = j.at("payment_id").get<std::string>();
+  p.caller = j.at("caller").get<std::string>();
+  p.request_id = j.at("request_id").get<std::string>();
+  p.invoice_id = j.at("invoice_id").get<std::string>();
+  p.amount = {j.at("amount_minor").get<int64_t>(), j.at("currency").get<std::string>()};
+  p.method_kind = Parsed(domain::ParseMethodKind(j.at("method_kind").get<std::string>()), "stored method kind");
+  p.method_id = j.at("method_id").get<std::string>();
+  p.return_url = j.at("return_url").get<std::string>();
+  p.description = j.at("description").get<std::string>();
+  p.metadata = j.at("metadata").get<std::map<std::string, std::string>>();
+  p.status = Parsed(domain::ParsePaymentStatus(j.at("status").get<std::string>()), "stored payment status");
+  p.payment_intent_id = j.at("payment_intent_id").get<std::string>();
+  p.client_secret = j.at("client_secret").get<std::string>();
+  p.failure = {j.at("failure_code").get<std::string>(), j.at("failure_decline_code").get<std::string>(),
+               j.at("failure_message").get<std::string>()};
+  p.amount_received_minor = j.at("amount_received_minor").get<int64_t>();
+  p.amount_refunded_minor = j.at("amount_refunded_minor").get<int64_t>();
+  p.abandoned_at = OptTimeFrom(j.at("abandoned_at"));
+  p.cancellation_reason = Parsed(domain::ParseCancellationReason(j.at("cancellation_reason").get<std::string>()),
+                                 "stored cancellation reason");
+  p.created_at = clock::FromUnixMicros(j.at("created_at").get<long long>());
+  p.updated_at = clock::FromUnixMicros(j.at("updated_at").get<long long>());
+  for (const auto& r : j.at("refunds")) p.refunds.push_back(RefundFrom(r));
+  return p;
+}
+
+std::string ResponseJson(const StoredResponse& r) {
+  json j = json::object();
+  if (r.error) {
+    j["error"] = {{"reason", errors::Name(*r.error)}, {"message", r.error_message}, {"field", r.error_field}};
+  }
+  if (r.payment) j["payment"] = PaymentJson(*r.payment);
+  if (r.refund) j["refund"] = RefundJson(*r.refund);
+  return j.dump();
+}
+
+StoredResponse ResponseFrom(const std::string& text) {
+  StoredResponse r;
+  try {
+    const json j = json::parse(text);
+    if (j.contains("error")) {
+      const auto& e = j.at("error");
+      r.error = Parsed(errors::ParseReason(e.at("reason").get<std::string>()), "stored error reason");
+      r.error_message = e.at("message").get<std::string>();
+      r.error_field = e.at("field").get<std::string>();
+    }
+    if (j.contains("payment")) r.payment = PaymentFrom(j.at("payment"));
+    if (j.contains("refund")) r.refund = RefundFrom(j.at("refund"));
+  } catch (const json::exception&) {
+    Corrupt("stored answer of an idempotency key");
+  }
+  return r;
+}
+
+IdempotencyKey ReadKey(const soci::row& row) {
+  RowReader r(row);
+  IdempotencyKey k;
+  k.caller = r.Str();
+  k.request_id = r.Str();
+  k.operation = r.Str();
+  k.fingerprint = r.Str();
+  k.locked_until = r.OptTime();
+  k.finished = r.Int32() != 0;
+  k.payment_id = r.Str();
+  k.refund_id = r.Str();
+  const std::string response = r.Str();
+  if (!response.empty()) k.response = ResponseFrom(response);
+  k.created_at = r.TimeAt();
+  k.last_used_at = r.TimeAt();
+  return k;
+}
+
+template <typename T, typename F>
+std::vector<T> ReadAll(soci::rowset<soci::row>& rows, F read) {
+  std::vector<T> out;
+  for (const auto& row : rows) out.push_back(read(row));
+  return out;
+}
+
+// --- one transaction ---------------------------------------------------------
+
+class PgPaymentTx final : public domain::PaymentTx {
+ public:
+  explicit PgPaymentTx(soci::session& sql) : sql_(sql) {}
+
+  std::optional<IdempotencyKey> ClaimKey(const IdempotencyKey& k) override {
+    OptMicros locked(k.locked_until);
+    long long now = Micros(k.created_at);
+    int inserted = 0;
+    sql_ << sql::kClaimKey, use(k.caller, "caller"), use(k.request_id, "request_id"), use(k.operation, "operation"),
+        use(k.fingerprint, "fingerprint"), use(locked.value, locked.ind, "locked_until"), use(now, "now"),
+        into(inserted);
+    if (sql_.got_data()) return std::nullopt;
+    soci::row row;
+    sql_ << sql::kLockKey, use(k.caller, "caller"), use(k.request_id, "request_id"), into(row);
+    if (!sql_.got_data()) Corrupt("idempotency conflict without a row");
+    return ReadKey(row);
+  }
+
+  void SetKeyLock(const std::string& caller, const std::string& request_id,
+                  std::optional<Time> locked_until) override {
+    OptMicros locked(locked_until);
+    sql_ << sql::kSetKeyLock, use(locked.value, locked.ind, "locked_until"), use(caller, "caller"),
+        use(request_id, "request_id");
+  }
+
+  void SetKeyResource(const std::string& caller, const std::string& request_id, const std::string& payment_id,
+                      const std::string& refund_id) override {
+    sql_ << sql::kSetKeyResource, use(payment_id, "payment_id"), use(refund_id, "refund_id"), use(caller, "caller"),
+        use(request_id, "request_id");
+  }
+
+  void FinishKey(const std::string& caller, const std::string& request_id, const StoredResponse& response,
+                 Time now) override {
+    const std::string body = ResponseJson(response);
+    long long now_us = Micros(now);
+    sql_ << sql::kFinishKey, use(body, "response"), use(now_us, "now"), use(caller, "caller"),
+        use(request_id, "request_id");
+  }
+
+  std::optional<IdempotencyKey> FindOpenCreateKey(const std::string& payment_id) override {
+    soci::row row;
+    sql_ << sql::kFindOpenCreateKey, use(payment_id, "payment_id"), into(row);
+    if (!sql_.got_data()) return std::nullopt;
+    return ReadKey(row);
+  }
+
+  void InsertPayment(const Payment& p) override {
+    const std::string kind(domain::Name(p.method_kind));
+    const std::string status(domain::Name(p.status));
+    const std::string metadata = json(p.metadata).dump();
+    long long amount = p.amount.amount_minor;
+    long long created = Micros(p.created_at);
+    OptMicros sweep(p.next_sweep_at);
+    sql_ << sql::kInsertPayment, use(p.payment_id, "payment_id"), use(p.caller, "caller"),
+        use(p.request_id, "request_id"), use(p.invoice_id, "invoice_id"), use(amount, "amount_minor"),
+        use(p.amount.currency, "currency"), use(kind, "method_kind"), use(p.method_id, "method_id"),
+        use(p.return_url, "return_url"), use(p.description, "description"), use(metadata, "metadata"),
+        use(status, "status"), use(sweep.value, sweep.ind, "next_sweep_at"), use(created, "created_at");
+  }
+
+  std::optional<Payment> FindPayment(const std::string& payment_id) override {
+    return One(sql::kSelectPayment, "payment_id", payment_id);
+  }
+  std::optional<Payment> LockPayment(const std::string& payment_id) override {
+    return One(sql::kLockPayment, "payment_id", payment_id);
+  }
+  std::optional<Payment> LockPaymentByIntent(const std::string& payment_intent_id) override {
+    return One(sql::kLockPaymentByIntent, "payment_intent_id", payment_intent_id);
+  }
+
+  void UpdatePayment(const Payment& p) override {
+    const std::string status(domain::Name(p.status));
+    const std::string reason(domain::Name(p.cancellation_reason));
+    long long received = p.amount_received_minor;
+    long long refunded = p.amount_refunded_minor;
+    OptMicros abandoned(p.abandoned_at);
+    OptMicros sweep(p.next_sweep_at);
+    long long updated = Micros(p.updated_at);
+    sql_ << sql::kUpdatePayment, use(status, "status"), use(p.payment_intent_id, "payment_intent_id"),
+        use(p.client_secret, "client_secret"), use(p.failure.code, "failure_code"),
+        use(p.failure.decline_code, "failure_decline_code"), use(p.failure.message, "failure_message"),
+        use(received, "amount_received_minor"), use(refunded, "amount_refunded_minor"),
+        use(abandoned.value, abandoned.ind, "abandoned_at"), use(reason, "cancellation_reason"),
+        use(sweep.value, sweep.ind, "next_sweep_at"), use(updated, "updated_at"), use(p.payment_id, "payment_id");
+  }
+
+  std::vector<Payment> ListPayments(const domain::PaymentFilter& f, const std::optional<domain::PaymentCursor>& after,
+                                    int limit) override {
+    const std::string status = f.status ? std::string(domain::Name(*f.status)) : "";
+    long long cursor_us = after ? Micros(after->created_at) : 253402300799000000LL;
+    const std::string cursor_id = after ? after->payment_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
+    soci::rowset<soci::row> rows =
+        (sql_.prepare << sql::kListPayments, use(f.invoice_id, "invoice_id"), use(status, "status"),
+         use(cursor_us, "cursor_us"), use(cursor_id, "cursor_id"), use(limit, "limit"));
+    return ReadAll<Payment>(rows, ReadPayment);
+  }
+
+  void InsertRefund(const Refund& r, std::optional<Time> next_attempt_at) override {
+    const std::string status(domain::Name(r.status));
+    const std::string reason(domain::Name(r.reason));
+    const std::string automatic = r.automatic ? "true" : "false";
+    long long amount = r.amount.amount_minor;
+    long long created = Micros(r.created_at);
+    OptMicros next(next_attempt_at);
+    sql_ << sql::kInsertRefund, use(r.refund_id, "refund_id"), use(r.payment_id, "payment_id"),
+        use(r.caller, "caller"), use(r.request_id, "request_id"), use(amount, "amount_minor"),
+        use(r.amount.currency, "currency"), use(status, "status"), use(reason, "reason"),
+        use(automatic, "automatic"), use(next.value, next.ind, "next_attempt_at"), use(created, "created_at");
+  }
+
+  std::optional<Refund> LockRefund(const std::string& refund_id) override {
+    return OneRefund(sql::kLockRefund, "refund_id", refund_id);
+  }
+  std::optional<Refund> LockRefundByProvider(const std::string& provider_refund_id) override {
+    return OneRefund(sql::kLockRefundByProvider, "provider_refund_id", provider_refund_id);
+  }
+
+  void UpdateRefund(const Refund& r, std::optional<Time> next_attempt_at) override {
+    const std::string status(domain::Name(r.status));
+    OptMicros next(next_attempt_at);
+    long long updated = Micros(r.updated_at);
+    sql_ << sql::kUpdateRefund, use(status, "status"), use(r.provider_refund_id, "provider_refund_id"),
+        use(r.failure_reason, "failure_reason"), use(next.value, next.ind, "next_attempt_at"),
+        use(updated, "updated_at"), use(r.refund_id, "refund_id");
+  }
+
+  std::vector<Refund> ListRefunds(const std::string& payment_id) override {
+    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListRefunds, use(payment_id, "payment_id"));
+    return ReadAll<Refund>(rows, ReadRefund);
+  }
+
+  bool InsertStripeEvent(const domain::StripeEvent& e, Time received_at) override {
+    std::string object_id = e.intent ? e.intent->id : e.refund ? e.refund->id : e.charge_payment_intent;
+    long long created = Micros(e.created);
+    long long received = Micros(received_at);
+    int inserted = 0;
+    sql_ << sql::kInsertStripeEvent, use(e.id, "event_id"), use(e.type, "type"), use(object_id, "object_id"),
+        use(created, "created"), use(received, "received"), into(inserted);
+    return sql_.got_data();
+  }
+
+  void QueueEvent(const PaymentEvent& e) override {
+    const std::string status(domain::Name(e.status));
+    long long amount = e.amount_received.amount_minor;
+    long long occurred = Micros(e.occurred_at);
+    sql_ << sql::kQueueEvent, use(e.event_key, "event_key"), use(e.payment_id, "payment_id"),
+        use(e.invoice_id, "invoice_id"), use(e.payment_intent_id, "payment_intent_id"), use(status, "status"),
+        use(amount, "amount_received_minor"), use(e.amount_received.currency, "currency"),
+        use(e.failure_code, "failure_code"), use(e.failure_message, "failure_message"),
+        use(occurred, "occurred_at");
+  }
+
+ private:
+  std::optional<Payment> One(const char* query, const char* name, const std::string& value) {
+    soci::row row;
+    sql_ << query, use(value, name), into(row);
+    if (!sql_.got_data()) return std::nullopt;
+    return ReadPayment(row);
+  }
+  std::optional<Refund> OneRefund(const char* query, const char* name, const std::string& value) {
+    soci::row row;
+    sql_ << query, use(value, name), into(row);
+    if (!sql_.got_data()) return std::nullopt;
+    return ReadRefund(row);
+  }
+
+  soci::session& sql_;
+};
+
+}  // namespace
+
+void PgPaymentStore::InTransaction(const std::function<void(domain::PaymentTx&)>& fn) {
+  // A unique violation means a concurrent transaction inserted the same row
+  // first (the same PaymentIntent seen by a webhook and a call): running the
+  // whole function again sees that row. Nothing ran outside the rolled-back
+  // transaction, so that is safe.
+  db::TransactRetryingConflicts(pool_, [&](soci::session& session) {
+    PgPaymentTx tx(session);
+    fn(tx);
+  });
+}
+
+std::vector<Payment> PgPaymentStore::ClaimSweep(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = Micros(now);
+    long long lease_us = Micros(lease_until);
+    std::vector<Payment> candidates;
+    {
+      soci::rowset<soci::row> rows = (sql.prepare << sql::kSweepCandidates, use(now_us, "now"), use(limit, "limit"));
+      candidates = ReadAll<Payment>(rows, ReadPayment);
+    }
+    std::vector<Payment> claimed;
+    for (auto& p : candidates) {
+      long long open = 0;
+      sql << sql::kCountOpenCreateKeys, use(p.payment_id, "payment_id"), into(open);
+      if (open > 0) {
+        long long taken = 0;
+        sql << sql::kLockCreateKeyForSweep, use(lease_us, "lease_until"), use(p.payment_id, "payment_id"),
+            use(now_us, "now"), into(taken);
+        if (taken == 0) continue;  // its call is in flight: not ours to touch
+      }
+      sql << sql::kSetNextSweep, use(lease_us, "next_sweep_at"), use(p.payment_id, "payment_id");
+      claimed.push_back(p);
+    }
+    return claimed;
+  });
+}
+
+void PgPaymentStore::ReleaseSweep(const std::string& payment_id, Time lease_until) {
+  pool_.Transact([&](soci::session& sql) {
+    long long lease_us = Micros(lease_until);
+    sql << sql::kReleaseCreateKey, use(payment_id, "payment_id"), use(lease_us, "lease_until");
+  });
+}
+
+std::vector<Refund> PgPaymentStore::ClaimRefunds(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = Micros(now);
+    long long lease_us = Micros(lease_until);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimRefunds, use(lease_us, "lease_until"),
+                                    use(now_us, "now"), use(limit, "limit"));
+    return ReadAll<Refund>(rows, ReadRefund);
+  });
+}
+
+std::vector<PaymentEvent> PgPaymentStore::ClaimEvents(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = Micros(now);
+    long long lease_us = Micros(lease_until);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimEvents, use(lease_us, "lease_until"),
+                                    use(now_us, "now"), use(limit, "limit"));
+    auto events = ReadAll<PaymentEvent>(rows, ReadEvent);
+    // RETURNING keeps no order; oldest first.
+    std::sort(events.begin(), events.end(), [](const PaymentEvent& a, const PaymentEvent& b) {
+      return std::tie(a.occurred_at, a.event_key) < std::tie(b.occurred_at, b.event_key);
+    });
+    return events;
+  });
+}
+
+void PgPaymentStore::MarkEventDelivered(const std::string& event_key, Time now) {
+  pool_.Transact([&](soci::session& sql) {
+    long long now_us = Micros(now);
+    sql << sql::kMarkEventDelivered, use(now_us, "now"), use(event_key, "event_key");
+  });
+}
+
+void PgPaymentStore::MarkEventRetry(const std::string& event_key, const std::string& error, Time next_attempt_at) {
+  pool_.Transact([&](soci::session& sql) {
+    long long next = Micros(next_attempt_at);
+    sql << sql::kMarkEventRetry, use(next, "next_attempt_at"), use(error, "error"), use(event_key, "event_key");
+  });
+}
+
+void PgPaymentStore::MarkEventRejected(const std::string& event_key, const std::string& error, Time now) {
+  pool_.Transact([&](soci::session& sql) {
+    long long now_us = Micros(now);
+    sql << sql::kMarkEventRejected, use(error, "error"), use(now_us, "now"), use(event_key, "event_key");
+  });
+}
+
+int64_t PgPaymentStore::EventBacklog() {
+  return pool_.Transact([&](soci::session& sql) {
+    long long n = 0;
+    sql << sql::kEventBacklog, into(n);
+    return static_cast<int64_t>(n);
+  });
+}
+
+int PgPaymentStore::ReapKeys(Time before, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long before_us = Micros(before);
+    long long n = 0;
+    sql << sql::kReapKeys, use(before_us, "before"), use(limit, "limit"), into(n);
+    return static_cast<int>(n);
+  });
+}
+
+}  // namespace billing::payments::storage
