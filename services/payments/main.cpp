@@ -99,9 +99,12 @@ std::vector<std::string> SplitSecrets(const std::string& list) {
 
 void Validate(const billing::config::Config& cfg) {
   using billing::config::ConfigError;
+  // The secret key travels in every request: plain http only to this
+  // machine (the emulator).
   const std::string base = cfg.Get("STRIPE_API_BASE");
-  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0) {
-    throw ConfigError("STRIPE_API_BASE (--stripe-api-base) must be an http(s) URL");
+  if (base.rfind("https://", 0) != 0 && base.rfind("http://127.0.0.1", 0) != 0 &&
+      base.rfind("http://localhost", 0) != 0) {
+    throw ConfigError("STRIPE_API_BASE (--stripe-api-base) must be an https URL (http only to localhost)");
   }
   if (SplitSecrets(cfg.Get("STRIPE_WEBHOOK_SECRETS")).empty()) {
     throw ConfigError("STRIPE_WEBHOOK_SECRETS (--stripe-webhook-secrets) must list at least one secret");
@@ -189,6 +192,21 @@ int main(int argc, char** argv) {
     observer.finished = [&payments_total](const payments::domain::Payment& p) {
       payments_total.Add({{"status", std::string(payments::domain::Name(p.status))}}).Increment();
     };
+    auto& auto_refund_failures = prometheus::BuildCounter()
+                                     .Name("payments_auto_refund_failures_total")
+                                     .Help("Automatic refunds Stripe did not carry out: money we hold by mistake")
+                                     .Register(registry)
+                                     .Add({});
+    observer.auto_refund_failed = [&auto_refund_failures](const payments::domain::Payment& p,
+                                                          const payments::domain::Refund& r) {
+      auto_refund_failures.Increment();
+      logging::Error("an automatic refund did not go through; the customer still pays for an abandoned payment",
+                     {{"payment_id", p.payment_id},
+                      {"invoice_id", p.invoice_id},
+                      {"refund_id", r.refund_id},
+                      {"status", std::string(payments::domain::Name(r.status))},
+                      {"reason", r.failure_reason}});
+    };
     observer.auto_refund = [&auto_refunds](const payments::domain::Payment& p, const payments::domain::Refund& r) {
       auto_refunds.Increment();
       logging::Error("an abandoned payment captured money; refunding it automatically",
@@ -211,8 +229,13 @@ int main(int argc, char** argv) {
     registrar.AddService<payments::v1::PaymentService>(std::make_unique<payments::api::PaymentApi>(*service));
 
     const auto on_error = [](const std::string& what, const std::string& id, const std::exception& e) {
-      logging::Warn("background work failed; it will be retried",
-                    {{"what", what}, {"id", id}, {"error", db::DescribeError(e)}});
+      const logging::Fields fields = {{"what", what}, {"id", id}, {"error", db::DescribeError(e)}};
+      if (what.find("refused") != std::string::npos) {
+        // Not retried: an outcome the invoice will never record.
+        logging::Error("the invoice service refused a payment outcome; it is not retried", fields);
+      } else {
+        logging::Warn("background work failed; it will be retried", fields);
+      }
     };
     sweeper = std::make_unique<payments::domain::Sweeper>(
         *service, env.clock,

@@ -50,7 +50,10 @@ class PaymentsE2eTest : public ::testing::Test {
   }
   void TearDown() override {
     if (svc_) {
-      EXPECT_EQ(svc_->Logs().find(kStripeKey), std::string::npos) << "the Stripe key reached the log";
+      const std::string logs = svc_->Logs();
+      EXPECT_EQ(logs.find(kStripeKey), std::string::npos) << "the Stripe key reached the log";
+      EXPECT_EQ(logs.find("_secret_"), std::string::npos) << "a client secret reached the log";
+      EXPECT_EQ(logs.find("whsec_"), std::string::npos) << "a webhook secret reached the log";
     }
   }
 

@@ -80,7 +80,7 @@ TEST_F(PaymentsE2eTest, EveryFaultOnCreateAndConfirmIsSurvivedWithoutADoubleChar
 }
 
 TEST_F(PaymentsE2eTest, StripeDownLeavesThePaymentPendingAndARetryFinishesIt) {
-  StartPayments();
+  StartPayments({{"PENDING_GRACE_MS", "30000"}});
   AddFault({{"method", "POST"}, {"path", "/v1/payment_intents/*/confirm"}, {"action", "error"}, {"status", 503},
             {"sticky", true}});
   pv1::CreatePaymentResponse resp;
@@ -190,18 +190,54 @@ TEST_F(PaymentsE2eTest, AnAbandonedPaymentThatCapturesMoneyIsRefundedAutomatical
   ASSERT_EQ(done.refunds_size(), 1);
   EXPECT_EQ(done.refunds(0).status(), pv1::REFUND_STATUS_SUCCEEDED);
   EXPECT_EQ(Ledger()["summary"]["refunded"]["usd"], 2000);
-  // Reported: logged and counted; the invoice never hears of a success.
+  // Reported: logged and counted. The invoice hears that the attempt is
+  // over (CANCELED), never that it succeeded.
   EXPECT_NE(svc_->Logs().find("an abandoned payment captured money"), std::string::npos);
   const auto metrics =
       HttpRequest("GET", "http://127.0.0.1:" + std::to_string(svc_->metrics_port()) + "/metrics").body;
   EXPECT_NE(metrics.find("payments_auto_refunds_total 1"), std::string::npos);
-  for (const auto& e : events_.EventsOf(p.payment_id())) {
-    EXPECT_NE(e.status(), billing::invoice::v1::PAYMENT_EVENT_STATUS_SUCCEEDED);
-  }
+  EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM payment_events_outbox WHERE payment_id = '" + p.payment_id() +
+                                     "' AND status = 'SUCCEEDED'"),
+            0);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto ev = events_.EventsOf(p.payment_id());
+        return !ev.empty() && ev.back().status() == billing::invoice::v1::PAYMENT_EVENT_STATUS_CANCELED;
+      },
+      std::chrono::seconds(10)));
+  // The payer's page is not told "paid".
+  pv1::ConfirmPaymentRequest confirm;
+  confirm.set_request_id("abandon-confirm");
+  confirm.set_invoice_id("inv-1");
+  confirm.set_payment_intent_id(p.payment_intent_id());
+  pv1::ConfirmPaymentResponse confirmed;
+  const auto conflict = Call(&pv1::PaymentService::Stub::ConfirmPayment, confirm, &confirmed);
+  EXPECT_EQ(conflict.error_code(), Code::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(conflict).reason(), "PAYMENT_STATE_CONFLICT");
   // The retried cancel says what happened.
   const auto again = Call(&pv1::PaymentService::Stub::CancelPayment, cancel, &resp);
   EXPECT_EQ(again.error_code(), Code::FAILED_PRECONDITION) << again.error_message();
   EXPECT_EQ(ErrorInfoOf(again).reason(), "PAYMENT_STATE_CONFLICT");
+}
+
+TEST_F(PaymentsE2eTest, AFailedAttemptsPaymentIntentIsCanceledSoNobodyPaysOnItLater) {
+  StartPayments();
+  const auto p = Create("failed-3ds", "pm_card_threeDSecure2Required");
+  ASSERT_EQ(p.status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
+  Authenticate(p.payment_intent_id(), "fail");
+  EXPECT_EQ(Confirm("failed-confirm", p.payment_intent_id()).status(), pv1::PAYMENT_STATUS_FAILED);
+  // Stripe.js could confirm this PaymentIntent again with another card; the
+  // invoice has moved on to a new attempt, so the sweeper cancels it.
+  ASSERT_TRUE(Eventually([&] { return LedgerIntent(p.payment_intent_id())["status"] == "canceled"; },
+                         std::chrono::seconds(10)))
+      << svc_->Logs();
+  const auto got = Get(p.payment_id());
+  EXPECT_EQ(got.status(), pv1::PAYMENT_STATUS_FAILED) << "the attempt's truth stays FAILED";
+  EXPECT_EQ(got.failure().code(), "payment_intent_authentication_failure");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto events = events_.EventsOf(p.payment_id());
+  ASSERT_EQ(events.size(), 2u) << "REQUIRES_ACTION, FAILED; no CANCELED after the final FAILED";
+  EXPECT_EQ(events[1].status(), billing::invoice::v1::PAYMENT_EVENT_STATUS_FAILED);
 }
 
 TEST_F(PaymentsE2eTest, ThreeDSecureLeftUnfinishedIsCanceledAfterTheTimeout) {

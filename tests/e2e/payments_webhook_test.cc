@@ -68,6 +68,21 @@ TEST_F(PaymentsWebhookTest, EmulatorEventsSettleAPaymentNobodyConfirmed) {
       [&] { return QueryInt(db_->url(), "SELECT count(*) FROM stripe_events WHERE type = 'charge.refunded'") == 1; },
       std::chrono::seconds(10)));
   EXPECT_EQ(Get(p.payment_id()).amount_refunded().amount_minor(), 2000);
+  // A late "pending" about the finished refund changes nothing.
+  const auto refunded = Get(p.payment_id());
+  ASSERT_EQ(refunded.refunds_size(), 1);
+  const nlohmann::json late = {{"id", "evt_late_refund"}, {"object", "event"}, {"type", "refund.updated"},
+                               {"created", NowSeconds()},
+                               {"data", {{"object", {{"id", refunded.refunds(0).provider_refund_id()},
+                                                     {"object", "refund"}, {"status", "pending"}, {"amount", 2000},
+                                                     {"currency", "usd"}}}}}};
+  const std::string body = late.dump();
+  const int64_t t = NowSeconds();
+  ASSERT_EQ(HttpRequest("POST", WebhookUrl(*svc_), body,
+                        {"Stripe-Signature: t=" + std::to_string(t) + ",v1=" + Sign(kWebhookSecret, t, body)})
+                .status,
+            200);
+  EXPECT_EQ(Get(p.payment_id()).refunds(0).status(), pv1::REFUND_STATUS_SUCCEEDED);
   // Every delivery the emulator made was accepted.
   const auto deliveries = Control("GET", "/_emulator/webhook_deliveries").Json();
   ASSERT_FALSE(deliveries.empty());

@@ -94,6 +94,7 @@ TEST(PaymentRulesTest, StatusesOnlyMoveForwardAndCapturedMoneyWins) {
   EXPECT_LT(domain::Rank(S::kProcessing), domain::Rank(S::kFailed));
   EXPECT_LT(domain::Rank(S::kFailed), domain::Rank(S::kSucceeded));
   EXPECT_LT(domain::Rank(S::kCanceled), domain::Rank(S::kSucceeded));
+  EXPECT_EQ(domain::Rank(S::kFailed), domain::Rank(S::kCanceled)) << "neither replaces the other";
   domain::Intent i;
   i.status = "requires_payment_method";
   EXPECT_EQ(domain::StatusOf(i), S::kPending) << "never confirmed";

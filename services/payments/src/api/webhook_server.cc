@@ -1,7 +1,7 @@
 #include "api/webhook_server.h"
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 
@@ -38,13 +38,18 @@ int WebhookServer::Bind(const std::string& host, int port) {
 }
 
 void WebhookServer::Run(std::stop_token stop) {
-  std::thread serving([this] { server_.listen_after_bind(); });
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
-  cv.wait(lock, stop, [] { return false; });
+  std::atomic<bool> ended{false};
+  std::thread serving([&] {
+    server_.listen_after_bind();
+    ended = true;
+  });
+  // httplib's stop() does nothing before the server runs, so wait for that
+  // (or for listening to end) before waiting for the stop request.
+  while (!server_.is_running() && !ended) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (!stop.stop_requested() && !ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server_.stop();
   serving.join();
+  if (!stop.stop_requested()) throw std::runtime_error("the webhook server stopped listening");
 }
 
 void WebhookServer::Handle(const httplib::Request& req, httplib::Response& res) {

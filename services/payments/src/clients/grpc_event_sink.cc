@@ -44,10 +44,15 @@ domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
   const grpc::Status status = stub_->ApplyPaymentEvent(&ctx, req, &resp);
   if (status.ok()) return {domain::DeliveryResult::kApplied, ""};
   const auto code = status.error_code();
+  // It has this event already (under its request_id): delivered.
+  if (code == grpc::StatusCode::ALREADY_EXISTS) return {domain::DeliveryResult::kApplied, ""};
   const std::string error = "invoice service: code " + std::to_string(static_cast<int>(code)) + ": " +
                             status.error_message().substr(0, 300);
+  // Refusals of the event itself. Everything else (down, overloaded,
+  // PERMISSION_DENIED while credentials are fixed, UNIMPLEMENTED until the
+  // invoice service is upgraded) is retried.
   if (code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::NOT_FOUND ||
-      code == grpc::StatusCode::OUT_OF_RANGE) {
+      code == grpc::StatusCode::OUT_OF_RANGE || code == grpc::StatusCode::FAILED_PRECONDITION) {
     return {domain::DeliveryResult::kRejected, error};
   }
   return {domain::DeliveryResult::kTransient, error};

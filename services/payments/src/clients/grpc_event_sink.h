@@ -11,9 +11,10 @@
 namespace billing::payments::clients {
 
 // billing.invoice.v1.PaymentEventService over gRPC, with a deadline per call.
-// INVALID_ARGUMENT, NOT_FOUND and OUT_OF_RANGE are refusals of the event
-// itself; everything else (down, overloaded, an older invoice service that
-// does not serve the method yet) is retried.
+// INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE and FAILED_PRECONDITION are
+// refusals of the event itself; ALREADY_EXISTS means delivered; everything
+// else (down, overloaded, an older invoice service that does not serve the
+// method yet) is retried.
 class GrpcEventSink final : public domain::PaymentEventSink {
  public:
   GrpcEventSink(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);

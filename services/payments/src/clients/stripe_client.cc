@@ -256,4 +256,9 @@ domain::StripeResult<domain::StripeRefund> StripeClient::CreateRefund(const doma
   return Map<domain::StripeRefund>(r.body, r.failure, RefundFromJson);
 }
 
+domain::StripeResult<domain::StripeRefund> StripeClient::RetrieveRefund(const std::string& id) {
+  const auto r = Call("GET", "/v1/refunds/" + id, "GET /v1/refunds/{id}", {}, "");
+  return Map<domain::StripeRefund>(r.body, r.failure, RefundFromJson);
+}
+
 }  // namespace billing::payments::clients

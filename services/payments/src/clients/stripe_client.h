@@ -57,6 +57,7 @@ class StripeClient final : public domain::StripeGateway {
                                                     const std::string& idempotency_key) override;
   domain::StripeResult<domain::StripeRefund> CreateRefund(const domain::RefundParams& params,
                                                           const std::string& idempotency_key) override;
+  domain::StripeResult<domain::StripeRefund> RetrieveRefund(const std::string& refund_id) override;
 
   // The delay before retry n (1-based): base * 2^(n-1), capped, times a
   // random factor in [0.5, 1].

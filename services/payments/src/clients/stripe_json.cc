@@ -75,7 +75,12 @@ domain::StripeFailure FailureFromJson(int http_status, const json& body) {
     f.intent = IntentFromJson(error["payment_intent"]);
   }
   if (f.message.empty()) f.message = "HTTP " + std::to_string(http_status);
-  if (http_status == 402) {
+  if (f.type == "idempotency_error") {
+    // Stripe ran an earlier request with this key and different
+    // parameters: what happened is not "nothing", so it is an unknown
+    // outcome (and a bug to look into), never a plain refusal.
+    f.outcome = domain::StripeOutcome::kUnavailable;
+  } else if (http_status == 402) {
     f.outcome = domain::StripeOutcome::kCardError;
   } else if (http_status == 401 || http_status == 403) {
     f.outcome = domain::StripeOutcome::kAuthError;

@@ -63,14 +63,18 @@ bool IsFinal(PaymentStatus s) {
   return s == PaymentStatus::kSucceeded || s == PaymentStatus::kFailed || s == PaymentStatus::kCanceled;
 }
 
+bool IsFinal(RefundStatus s) { return s != RefundStatus::kPending; }
+
 int Rank(PaymentStatus s) {
   switch (s) {
     case PaymentStatus::kPending: return 0;
     case PaymentStatus::kRequiresAction: return 1;
     case PaymentStatus::kProcessing: return 2;
+    // Equal: a failed attempt whose PaymentIntent we then cancel stays
+    // FAILED, and a canceled one never turns FAILED.
     case PaymentStatus::kFailed: return 3;
-    case PaymentStatus::kCanceled: return 4;
-    case PaymentStatus::kSucceeded: return 5;
+    case PaymentStatus::kCanceled: return 3;
+    case PaymentStatus::kSucceeded: return 4;
   }
   return 0;
 }

@@ -42,8 +42,11 @@ std::optional<MethodKind> ParseMethodKind(std::string_view s);
 
 bool IsFinal(PaymentStatus s);
 // Payment states only move forward, so events that arrive late or out of
-// order cannot undo newer news. Captured money outranks everything.
+// order cannot undo newer news. Captured money outranks everything; FAILED
+// and CANCELED rank the same (neither replaces the other).
 int Rank(PaymentStatus s);
+// Refunds too: PENDING, then one final status that never changes.
+bool IsFinal(RefundStatus s);
 
 // Why a payment failed, as Stripe said.
 struct PaymentFailure {
@@ -150,6 +153,7 @@ struct PaymentEvent {
   std::string failure_message{};
   Time occurred_at{};
   int attempts = 0;
+  int64_t seq = 0;  // the outbox's order
 };
 
 // The request fields that define an idempotent call, for the fingerprint.
@@ -209,6 +213,9 @@ struct IdempotencyKey {
   // In flight until then: another call with the key is ABORTED, and the
   // sweeper leaves the payment alone. A crashed call's lock runs out.
   std::optional<Time> locked_until{};
+  // The phase reached: "started", "intent_created" (CreatePayment's
+  // PaymentIntent exists), "finished" (the answer is stored).
+  std::string recovery_point = "started";
   bool finished = false;
   std::string payment_id{};
   std::string refund_id{};

@@ -143,7 +143,17 @@ const StoredResponse& PaymentService::Replay(const IdempotencyKey& key) {
 void PaymentService::ReleaseKey(const IdempotencyKey& key) {
   // Best effort: if this fails too, the lock simply runs out.
   try {
-    store_.InTransaction([&](PaymentTx& tx) { tx.SetKeyLock(key.caller, key.request_id, std::nullopt); });
+    store_.InTransaction([&](PaymentTx& tx) {
+      tx.SetKeyLock(key.caller, key.request_id, std::nullopt);
+      if (key.operation != "CreatePayment" || key.payment_id.empty()) return;
+      auto p = tx.LockPayment(key.payment_id);
+      if (!p || p->status != PaymentStatus::kPending || p->abandoned_at) return;
+      const Time due = clock_.Now() + options_.pending_grace;
+      if (!p->next_sweep_at || *p->next_sweep_at < due) {
+        p->next_sweep_at = due;
+        tx.UpdatePayment(*p);
+      }
+    });
   } catch (const std::exception&) {
   }
 }
@@ -168,7 +178,11 @@ Payment PaymentService::LoadPayment(const std::string& payment_id) {
 }
 
 std::optional<Time> PaymentService::NextSweep(const Payment& p, Time now) const {
-  if (p.abandoned_at && !IsFinal(p.status)) return now;  // its PaymentIntent still has to be canceled
+  // Given up, and its PaymentIntent may still be live at Stripe: cancel it
+  // (soon, but not at once: whoever abandoned it is usually doing that).
+  if (p.abandoned_at && (!IsFinal(p.status) || (p.status == PaymentStatus::kFailed && !p.payment_intent_id.empty()))) {
+    return now + options_.sweep_retry;
+  }
   switch (p.status) {
     case PaymentStatus::kPending: {
       const Time due = p.created_at + options_.pending_grace;
@@ -211,13 +225,19 @@ Payment PaymentService::Record(const std::string& payment_id, const Change& chan
   return out;
 }
 
-void PaymentService::QueueEvent(PaymentTx& tx, const Payment& p, Time now) {
+void PaymentService::MarkAbandoned(Payment& p, CancellationReason reason, Time now) {
+  if (p.abandoned_at) return;
+  p.abandoned_at = now;
+  p.cancellation_reason = reason;
+}
+
+void PaymentService::QueueEvent(PaymentTx& tx, const Payment& p, PaymentStatus status, Time now) {
   PaymentEvent e;
-  e.event_key = "payments-" + p.payment_id + "-" + std::string(Name(p.status));
+  e.event_key = "payments-" + p.payment_id + "-" + std::string(Name(status));
   e.payment_id = p.payment_id;
   e.invoice_id = p.invoice_id;
   e.payment_intent_id = p.payment_intent_id;
-  e.status = p.status;
+  e.status = status;
   e.amount_received = {p.amount_received_minor, p.amount.currency};
   e.failure_code = p.failure.decline_code.empty() ? p.failure.code : p.failure.decline_code;
   e.failure_message = p.failure.message;
@@ -226,7 +246,8 @@ void PaymentService::QueueEvent(PaymentTx& tx, const Payment& p, Time now) {
 }
 
 std::optional<Refund> PaymentService::QueueAutoRefund(PaymentTx& tx, Payment& p, Time now) {
-  const int64_t left = p.amount_received_minor - Reserved(tx.ListRefunds(p.payment_id));
+  const int64_t left =
+      p.amount_received_minor - std::max(Reserved(tx.ListRefunds(p.payment_id)), p.amount_refunded_minor);
   if (left <= 0) return std::nullopt;
   Refund r;
   r.refund_id = ids_.NewId();
@@ -246,7 +267,7 @@ PaymentService::ApplyResult PaymentService::ApplyIntent(PaymentTx& tx, Payment& 
     p.payment_intent_id = intent.id;
     result.changed = true;
   }
-  if (!intent.client_secret.empty() && p.client_secret != intent.client_secret) {
+  if (!intent.client_secret.empty() && p.client_secret != intent.client_secret && !IsFinal(p.status)) {
     p.client_secret = intent.client_secret;
     result.changed = true;
   }
@@ -260,16 +281,27 @@ PaymentService::ApplyResult PaymentService::ApplyIntent(PaymentTx& tx, Payment& 
     }
     return result;
   }
+  const bool told_final = IsFinal(p.status);  // the invoice already heard FAILED or CANCELED
   p.status = next;
   p.failure = next == PaymentStatus::kFailed ? intent.last_error : PaymentFailure{};
   if (next == PaymentStatus::kSucceeded) p.amount_received_minor = intent.amount_received;
+  // The client secret is only for finishing 3-D Secure.
+  if (IsFinal(next)) p.client_secret.clear();
   result.changed = true;
   if (next == PaymentStatus::kSucceeded && p.abandoned_at) {
-    // We had given this payment up (and told the invoice so): the money
-    // goes back, and main reports it.
+    // We had given this payment up: the money goes back, main reports it,
+    // and the invoice hears that the attempt is over (unless it already
+    // did) rather than that it succeeded.
     result.auto_refund = QueueAutoRefund(tx, p, now);
-  } else {
-    QueueEvent(tx, p, now);
+    if (!told_final) QueueEvent(tx, p, PaymentStatus::kCanceled, now);
+    return result;
+  }
+  QueueEvent(tx, p, next, now);
+  if (next == PaymentStatus::kFailed) {
+    // One payment is one attempt: a failed one is over, and its
+    // PaymentIntent is canceled so nobody can still pay on it (Stripe.js
+    // could confirm it again with another card).
+    MarkAbandoned(p, CancellationReason::kAbandoned, now);
   }
   return result;
 }
@@ -278,7 +310,22 @@ void PaymentService::FailAttempt(PaymentTx& tx, Payment& p, const PaymentFailure
   if (Rank(PaymentStatus::kFailed) <= Rank(p.status)) return;
   p.status = PaymentStatus::kFailed;
   p.failure = failure;
-  QueueEvent(tx, p, now);
+  p.client_secret.clear();
+  QueueEvent(tx, p, PaymentStatus::kFailed, now);
+  MarkAbandoned(p, CancellationReason::kAbandoned, now);
+}
+
+Payment PaymentService::Answer(const IdempotencyKey& key, const Payment& p) {
+  if (p.status == PaymentStatus::kSucceeded && p.abandoned_at) {
+    FinishWithError(key, Error(Reason::kPaymentStateConflict,
+                               "payment " + p.payment_id +
+                                   " was given up before it succeeded; its money is being refunded automatically",
+                               "payment_id"));
+  }
+  StoredResponse response;
+  response.payment = p;
+  store_.InTransaction([&](PaymentTx& tx) { tx.FinishKey(key.caller, key.request_id, response, clock_.Now()); });
+  return p;
 }
 
 CreateIntentParams PaymentService::CreateParamsFor(const Payment& p) const {
@@ -318,46 +365,61 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
       });
   if (claimed.replay) return *Replay(claimed.key).payment;
   const IdempotencyKey& key = claimed.key;
-  Payment p = LoadPayment(key.payment_id);
   const auto no_change = [](PaymentTx&, Payment&, Time) -> std::optional<Refund> { return std::nullopt; };
-  // The sweeper gave it up while the caller was away (its answer was lost
-  // for longer than the grace): finish the cancellation, then answer that.
-  if (p.abandoned_at && !IsFinal(p.status)) {
+  Payment p = Record(key.payment_id, no_change, nullptr);
+  // Given up while the caller was away (CancelPayment, or the sweeper after
+  // the answer was lost for longer than the grace): finish the
+  // cancellation, then answer that.
+  const auto settle_abandoned = [&]() -> Payment {
     try {
       CancelAtStripe(p.payment_id);
     } catch (const Error&) {
       ReleaseKey(key);
       throw;
     }
-    return Record(p.payment_id, no_change, &key);
-  }
+    return Answer(key, Record(p.payment_id, no_change, nullptr));
+  };
+  if (p.abandoned_at && !IsFinal(p.status)) return settle_abandoned();
   // A webhook or the sweeper settled it while an earlier call was away.
-  if (p.status != PaymentStatus::kPending) return Record(p.payment_id, no_change, &key);
+  if (p.status != PaymentStatus::kPending) return Answer(key, p);
 
-  if (p.payment_intent_id.empty()) {
+  if (key.recovery_point == "started" && p.payment_intent_id.empty()) {
     const auto created = stripe_.CreateIntent(CreateParamsFor(p), CreateKeyFor(p));
     if (!created.ok()) {
       const StripeFailure& f = created.failure;
       if (f.outcome == StripeOutcome::kInvalidRequest || f.outcome == StripeOutcome::kCardError) {
         // Stripe refused the request itself (amount, currency, metadata):
         // nothing exists there. The attempt is FAILED and the refusal is the
-        // answer, replayed like any other.
-        Record(
-            p.payment_id,
-            [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
-              FailAttempt(tx, q, FailureOf(f), t);
-              return std::nullopt;
-            },
-            nullptr);
-        FinishWithError(key, StripeError(f, "the payment"));
+        // answer, both in one transaction, replayed like any other answer.
+        const Error error = StripeError(f, "the payment");
+        StoredResponse response;
+        response.error = error.reason();
+        response.error_message = error.what();
+        response.error_field = error.field();
+        store_.InTransaction([&](PaymentTx& tx) {
+          auto q = tx.LockPayment(p.payment_id);
+          if (!q) throw Error(Reason::kInternal, "a payment's record is missing");
+          const Time t = clock_.Now();
+          FailAttempt(tx, *q, FailureOf(f), t);
+          q->next_sweep_at = std::nullopt;  // nothing exists at Stripe to clean up
+          q->updated_at = t;
+          tx.UpdatePayment(*q);
+          tx.FinishKey(key.caller, key.request_id, response, t);
+        });
+        throw error;
       }
       ReleaseKey(key);
       throw StripeError(f, "the payment (nothing was charged)");
     }
     p = Record(
         p.payment_id,
-        [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *created.value, t).auto_refund; },
+        [&](PaymentTx& tx, Payment& q, Time t) {
+          tx.SetKeyRecoveryPoint(key.caller, key.request_id, "intent_created");
+          return ApplyIntent(tx, q, *created.value, t).auto_refund;
+        },
         nullptr);
+    // A cancellation that landed while the create call was out.
+    if (p.abandoned_at && !IsFinal(p.status)) return settle_abandoned();
   }
 
   ConfirmIntentParams confirm{p.method_kind, p.method_id, p.return_url};
@@ -367,19 +429,22 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
     ReleaseKey(key);
     throw StripeError(confirmed.failure, "the payment");
   }
-  return Record(
-      p.payment_id,
-      [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
-        std::optional<Refund> refund;
-        const std::optional<Intent>& intent = confirmed.ok() ? confirmed.value : confirmed.failure.intent;
-        if (intent) refund = ApplyIntent(tx, q, *intent, t).auto_refund;
-        // A decline without the PaymentIntent in the error, or a refusal
-        // (an unknown payment method, a used confirmation token): the
-        // attempt failed with Stripe's reason.
-        if (!confirmed.ok() && q.status == PaymentStatus::kPending) FailAttempt(tx, q, FailureOf(confirmed.failure), t);
-        return refund;
-      },
-      &key);
+  return Answer(key, Record(
+                         p.payment_id,
+                         [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
+                           std::optional<Refund> refund;
+                           const std::optional<Intent>& intent =
+                               confirmed.ok() ? confirmed.value : confirmed.failure.intent;
+                           if (intent) refund = ApplyIntent(tx, q, *intent, t).auto_refund;
+                           // A decline without the PaymentIntent in the error, or a
+                           // refusal (an unknown payment method, a used confirmation
+                           // token): the attempt failed with Stripe's reason.
+                           if (!confirmed.ok() && q.status == PaymentStatus::kPending) {
+                             FailAttempt(tx, q, FailureOf(confirmed.failure), t);
+                           }
+                           return refund;
+                         },
+                         nullptr));
 }
 
 // --- ConfirmPayment ---------------------------------------------------------------
@@ -390,7 +455,7 @@ Payment PaymentService::ConfirmPayment(const ConfirmPaymentCommand& cmd) {
   const IdempotencyKey& key = claimed.key;
   std::optional<Payment> p;
   try {
-    store_.InTransaction([&](PaymentTx& tx) { p = tx.LockPaymentByIntent(cmd.payment_intent_id); });
+    store_.InTransaction([&](PaymentTx& tx) { p = tx.FindPaymentByIntent(cmd.payment_intent_id); });
   } catch (...) {
     ReleaseKey(key);
     throw;
@@ -408,9 +473,10 @@ Payment PaymentService::ConfirmPayment(const ConfirmPaymentCommand& cmd) {
     throw StripeError(retrieved.failure, "the payment's lookup");
   }
   // Only Stripe's status and amount count; the client's word is not asked.
-  return Record(
-      p->payment_id,
-      [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *retrieved.value, t).auto_refund; }, &key);
+  return Answer(key, Record(
+                         p->payment_id,
+                         [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *retrieved.value, t).auto_refund; },
+                         nullptr));
 }
 
 // --- CancelPayment ----------------------------------------------------------------
@@ -419,62 +485,108 @@ Payment PaymentService::CancelPayment(const CancelPaymentCommand& cmd) {
   const Claimed claimed = BeginKey(cmd.caller, cmd.request_id, "CancelPayment", cmd.Fingerprint(), nullptr);
   if (claimed.replay) return *Replay(claimed.key).payment;
   const IdempotencyKey& key = claimed.key;
-  std::optional<Payment> p;
+  enum class Decision { kGo, kNotFound, kAlreadyCanceled, kSucceeded, kInProgress };
+  Decision decision = Decision::kGo;
   std::optional<IdempotencyKey> create_key;
   try {
+    // One transaction decides: the payment's row lock orders us against
+    // webhooks and the sweeper, and the CreatePayment key is taken (like the
+    // sweeper takes it) so a retried create call cannot confirm while we
+    // cancel.
     store_.InTransaction([&](PaymentTx& tx) {
-      p = tx.FindPayment(cmd.payment_id);
-      create_key = p ? tx.FindOpenCreateKey(cmd.payment_id) : std::nullopt;
+      decision = Decision::kGo;
+      create_key.reset();
+      auto p = tx.LockPayment(cmd.payment_id);
+      if (!p) {
+        decision = Decision::kNotFound;
+        return;
+      }
+      if (p->status == PaymentStatus::kCanceled) {
+        decision = Decision::kAlreadyCanceled;
+        return;
+      }
+      if (p->status == PaymentStatus::kSucceeded) {
+        decision = Decision::kSucceeded;
+        return;
+      }
+      const Time now = clock_.Now();
+      create_key = tx.LockOpenCreateKey(cmd.payment_id);
+      if (create_key && create_key->locked_until && *create_key->locked_until > now) {
+        decision = Decision::kInProgress;
+        return;
+      }
+      if (create_key) tx.SetKeyLock(create_key->caller, create_key->request_id, now + options_.key_lock);
+      // The decision comes first: from here on, money this payment captures
+      // is refunded automatically, whatever happens to the calls below.
+      const bool was_abandoned = p->abandoned_at.has_value();
+      MarkAbandoned(*p, cmd.reason, now);
+      if (!was_abandoned) {
+        p->next_sweep_at = NextSweep(*p, now);
+        p->updated_at = now;
+        tx.UpdatePayment(*p);
+      }
     });
   } catch (...) {
     ReleaseKey(key);
     throw;
   }
-  if (!p) FinishWithError(key, Error(Reason::kPaymentNotFound, "payment_id " + cmd.payment_id + " does not exist", "payment_id"));
-  const auto no_change = [](PaymentTx&, Payment&, Time) -> std::optional<Refund> { return std::nullopt; };
-  if (p->status == PaymentStatus::kCanceled) return Record(p->payment_id, no_change, &key);
-  if (p->status == PaymentStatus::kSucceeded) {
-    FinishWithError(key, Error(Reason::kPaymentStateConflict,
-                               "payment " + p->payment_id + " already succeeded; refund it instead", "payment_id"));
-  }
-  if (create_key && create_key->locked_until && *create_key->locked_until > clock_.Now()) {
-    ReleaseKey(key);
-    throw Error(Reason::kPaymentInProgress, "payment " + p->payment_id + " is still being created; retry shortly",
-                "payment_id");
-  }
-  // The decision comes first: from here on, money this payment captures is
-  // refunded automatically, whatever happens to the calls below.
-  try {
-    Abandon(p->payment_id, cmd.reason);
-    CancelAtStripe(p->payment_id);
-  } catch (const Error& e) {
-    if (e.reason() == Reason::kUpstreamUnavailable) {
+  switch (decision) {
+    case Decision::kNotFound:
+      FinishWithError(key, Error(Reason::kPaymentNotFound, "payment_id " + cmd.payment_id + " does not exist",
+                                 "payment_id"));
+    case Decision::kAlreadyCanceled:
+      return Answer(key, LoadPayment(cmd.payment_id));
+    case Decision::kSucceeded:
+      FinishWithError(key, Error(Reason::kPaymentStateConflict,
+                                 "payment " + cmd.payment_id + " already succeeded; refund it instead", "payment_id"));
+    case Decision::kInProgress:
       ReleaseKey(key);
+      throw Error(Reason::kPaymentInProgress, "payment " + cmd.payment_id + " is still being created; retry shortly",
+                  "payment_id");
+    case Decision::kGo:
+      break;
+  }
+  const auto release_create_key = [&] {
+    if (!create_key) return;
+    try {
+      store_.InTransaction(
+          [&](PaymentTx& tx) { tx.SetKeyLock(create_key->caller, create_key->request_id, std::nullopt); });
+    } catch (const std::exception&) {
+    }
+  };
+  try {
+    CancelAtStripe(cmd.payment_id);
+  } catch (const Error& e) {
+    release_create_key();
+    ReleaseKey(key);
+    if (e.reason() == Reason::kUpstreamUnavailable) {
       throw Error(Reason::kUpstreamUnavailable,
                   "Stripe did not answer; the cancellation is recorded and will be retried, and any money the "
                   "payment still captures will be refunded");
     }
-    ReleaseKey(key);
     throw;
   }
-  const Payment done = LoadPayment(p->payment_id);
+  release_create_key();
+  const Payment done = LoadPayment(cmd.payment_id);
   if (done.status == PaymentStatus::kSucceeded) {
     FinishWithError(key, Error(Reason::kPaymentStateConflict,
                                "payment " + done.payment_id +
                                    " succeeded before it could be canceled; its money is being refunded automatically",
                                "payment_id"));
   }
-  return Record(done.payment_id, no_change, &key);
+  return Answer(key, done);
 }
 
 void PaymentService::Abandon(const std::string& payment_id, CancellationReason reason) {
   Record(
       payment_id,
       [&](PaymentTx&, Payment& q, Time now) -> std::optional<Refund> {
-        if (!q.abandoned_at) {
-          q.abandoned_at = now;
-          q.cancellation_reason = reason;
+        if (q.status == PaymentStatus::kSucceeded) {
+          // Settled (by a webhook) since the caller looked: nothing to give
+          // up any more.
+          throw Error(Reason::kPaymentStateConflict, "payment " + q.payment_id + " already succeeded", "payment_id");
         }
+        MarkAbandoned(q, reason, now);
         return std::nullopt;
       },
       nullptr);
@@ -506,8 +618,9 @@ void PaymentService::CancelAtStripe(const std::string& payment_id) {
             [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
               if (Rank(PaymentStatus::kCanceled) > Rank(q.status)) {
                 q.status = PaymentStatus::kCanceled;
-                QueueEvent(tx, q, t);
+                QueueEvent(tx, q, PaymentStatus::kCanceled, t);
               }
+              q.next_sweep_at = std::nullopt;
               return std::nullopt;
             },
             nullptr);
@@ -528,7 +641,17 @@ void PaymentService::CancelAtStripe(const std::string& payment_id) {
     if (!canceled.ok()) throw StripeError(canceled.failure, "the cancellation");
   }
   Record(
-      payment_id, [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *canceled.value, t).auto_refund; },
+      payment_id,
+      [&](PaymentTx& tx, Payment& q, Time t) {
+        auto refund = ApplyIntent(tx, q, *canceled.value, t).auto_refund;
+        // Canceled (or succeeded, and then refunded): nothing is left to do
+        // at Stripe for this payment, whatever its status says.
+        const auto stripe_status = StatusOf(*canceled.value);
+        if (stripe_status == PaymentStatus::kCanceled || stripe_status == PaymentStatus::kSucceeded) {
+          q.next_sweep_at = std::nullopt;
+        }
+        return refund;
+      },
       nullptr);
 }
 
@@ -556,7 +679,10 @@ std::pair<Refund, Payment> PaymentService::RefundPayment(const RefundPaymentComm
                           std::string(Name(p->status)),
                       "payment_id");
         }
-        const int64_t left = p->amount_received_minor - Reserved(tx.ListRefunds(p->payment_id));
+        // Refunds made elsewhere (Stripe's dashboard) count too, through the
+        // charge's refunded total.
+        const int64_t left =
+            p->amount_received_minor - std::max(Reserved(tx.ListRefunds(p->payment_id)), p->amount_refunded_minor);
         const Money amount = cmd.amount ? *cmd.amount : Money{left, p->amount.currency};
         if (amount.currency != p->amount.currency) {
           throw Error(Reason::kCurrencyMismatch, "amount.currency_code must be the payment's currency " + p->amount.currency,
@@ -614,24 +740,34 @@ std::pair<Refund, Payment> PaymentService::RecordRefund(const std::string& refun
                                                         const StripeResult<StripeRefund>& result,
                                                         const IdempotencyKey* key) {
   std::pair<Refund, Payment> out;
+  bool failed_automatic = false;
   store_.InTransaction([&](PaymentTx& tx) {
+    failed_automatic = false;
     auto r = tx.LockRefund(refund_id);
     if (!r) throw Error(Reason::kRefundNotFound, "refund " + refund_id + " does not exist");
     auto p = tx.LockPayment(r->payment_id);
     if (!p) throw Error(Reason::kPaymentNotFound, "payment " + r->payment_id + " does not exist");
     const Time now = clock_.Now();
+    const bool was_final = IsFinal(r->status);
     std::optional<Time> next_attempt;
-    if (result.ok()) {
-      r->provider_refund_id = result.value->id;
-      r->status = RefundStatusOf(result.value->status);
-      r->failure_reason = result.value->failure_reason;
-      // A pending refund settles through refund.updated webhooks.
-    } else if (result.failure.outcome != StripeOutcome::kOk) {
-      r->status = RefundStatus::kFailed;
-      r->failure_reason = result.failure.message;
+    // A final refund status never changes (Stripe does not order its
+    // answers and events); a pending one is looked up until it settles.
+    if (!was_final) {
+      if (result.ok()) {
+        r->provider_refund_id = result.value->id;
+        r->status = RefundStatusOf(result.value->status);
+        r->failure_reason = result.value->failure_reason;
+        if (r->status == RefundStatus::kPending) next_attempt = now + options_.processing_check;
+      } else if (result.failure.outcome != StripeOutcome::kOk) {
+        r->status = RefundStatus::kFailed;
+        r->failure_reason = result.failure.message;
+      } else if (r->status == RefundStatus::kPending && !r->provider_refund_id.empty()) {
+        next_attempt = now + options_.processing_check;
+      }
+      r->updated_at = now;
+      tx.UpdateRefund(*r, next_attempt);
+      failed_automatic = r->automatic && IsFinal(r->status) && r->status != RefundStatus::kSucceeded;
     }
-    r->updated_at = now;
-    tx.UpdateRefund(*r, next_attempt);
     const auto refunds = tx.ListRefunds(p->payment_id);
     p->amount_refunded_minor = std::max(p->amount_refunded_minor, Refunded(refunds));
     p->updated_at = now;
@@ -645,6 +781,7 @@ std::pair<Refund, Payment> PaymentService::RecordRefund(const std::string& refun
     }
     out = {*r, *p};
   });
+  if (failed_automatic && observer_.auto_refund_failed) observer_.auto_refund_failed(out.second, out.first);
   return out;
 }
 
@@ -653,7 +790,7 @@ std::pair<Refund, Payment> PaymentService::RecordRefund(const std::string& refun
 Payment PaymentService::GetPayment(const std::string& payment_id, const std::string& payment_intent_id, bool refresh) {
   std::optional<Payment> p;
   store_.InTransaction([&](PaymentTx& tx) {
-    p = payment_id.empty() ? tx.LockPaymentByIntent(payment_intent_id) : tx.FindPayment(payment_id);
+    p = payment_id.empty() ? tx.FindPaymentByIntent(payment_intent_id) : tx.FindPayment(payment_id);
     if (p) p->refunds = tx.ListRefunds(p->payment_id);
   });
   if (!p) {
@@ -690,10 +827,12 @@ PaymentPage PaymentService::ListPayments(const PaymentFilter& filter, int page_s
 PaymentService::EventResult PaymentService::ApplyStripeEvent(const StripeEvent& event) {
   EventResult result = EventResult::kIgnored;
   std::vector<std::pair<Payment, Refund>> auto_refunds;
+  std::vector<std::pair<Payment, Refund>> failed_auto_refunds;
   std::vector<Payment> finished;
   store_.InTransaction([&](PaymentTx& tx) {
     result = EventResult::kIgnored;
     auto_refunds.clear();
+    failed_auto_refunds.clear();
     finished.clear();
     const Time now = clock_.Now();
     if (!tx.InsertStripeEvent(event, now)) {
@@ -729,20 +868,24 @@ PaymentService::EventResult PaymentService::ApplyStripeEvent(const StripeEvent& 
         auto it = event.refund->metadata.find("refund_id");
         if (it != event.refund->metadata.end() && validation::IsUuid(it->second)) r = tx.LockRefund(it->second);
       }
-      if (r) {
+      if (r && !IsFinal(r->status)) {
         auto p = tx.LockPayment(r->payment_id);
         r->provider_refund_id = event.refund->id;
         r->status = RefundStatusOf(event.refund->status);
         r->failure_reason = event.refund->failure_reason;
         r->updated_at = now;
-        tx.UpdateRefund(*r, std::nullopt);
+        tx.UpdateRefund(*r, r->status == RefundStatus::kPending ? std::optional<Time>(now + options_.processing_check)
+                                                                : std::nullopt);
         if (p) {
           p->amount_refunded_minor = std::max(p->amount_refunded_minor, Refunded(tx.ListRefunds(p->payment_id)));
           p->updated_at = now;
           tx.UpdatePayment(*p);
+          if (r->automatic && IsFinal(r->status) && r->status != RefundStatus::kSucceeded) {
+            failed_auto_refunds.emplace_back(*p, *r);
+          }
         }
-        result = EventResult::kApplied;
       }
+      if (r) result = EventResult::kApplied;
     }
     if (!event.charge_payment_intent.empty() && event.charge_amount_refunded) {
       // The charge's own total also counts refunds made in Stripe's
@@ -761,6 +904,9 @@ PaymentService::EventResult PaymentService::ApplyStripeEvent(const StripeEvent& 
   }
   for (const auto& [p, r] : auto_refunds) {
     if (observer_.auto_refund) observer_.auto_refund(p, r);
+  }
+  for (const auto& [p, r] : failed_auto_refunds) {
+    if (observer_.auto_refund_failed) observer_.auto_refund_failed(p, r);
   }
   return result;
 }
@@ -840,11 +986,17 @@ void PaymentService::ExecuteRefund(const Refund& claimed) {
     r = tx.LockRefund(claimed.refund_id);
     p = r ? tx.FindPayment(r->payment_id) : std::nullopt;
   });
-  if (!r || !p || r->status != RefundStatus::kPending || !r->provider_refund_id.empty()) return;
-  RefundParams params{p->payment_intent_id, r->amount, r->reason,
-                      {{"payment_id", p->payment_id}, {"refund_id", r->refund_id}}};
-  if (r->automatic) params.metadata["automatic"] = "abandoned payment succeeded";
-  const auto result = stripe_.CreateRefund(params, RefundKeyFor(*r));
+  if (!r || !p || r->status != RefundStatus::kPending) return;
+  StripeResult<StripeRefund> result;
+  if (!r->provider_refund_id.empty()) {
+    // Sent and still pending at Stripe: look it up.
+    result = stripe_.RetrieveRefund(r->provider_refund_id);
+  } else {
+    RefundParams params{p->payment_intent_id, r->amount, r->reason,
+                        {{"payment_id", p->payment_id}, {"refund_id", r->refund_id}}};
+    if (r->automatic) params.metadata["automatic"] = "abandoned payment succeeded";
+    result = stripe_.CreateRefund(params, RefundKeyFor(*r));
+  }
   if (!result.ok() && result.failure.outcome != StripeOutcome::kInvalidRequest &&
       result.failure.outcome != StripeOutcome::kCardError) {
     store_.InTransaction([&](PaymentTx& tx) {

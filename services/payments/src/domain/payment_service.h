@@ -24,6 +24,9 @@ struct PaymentObserver {
   std::function<void(const Payment&)> finished = nullptr;
   // Money arrived on a payment we had given up; an automatic refund is queued.
   std::function<void(const Payment&, const Refund&)> auto_refund = nullptr;
+  // An automatic refund ended without returning the money (Stripe refused
+  // it): somebody has to look.
+  std::function<void(const Payment&, const Refund&)> auto_refund_failed = nullptr;
 };
 
 // The payments rules, over a store and Stripe.
@@ -115,6 +118,9 @@ class PaymentService {
                    const std::string& fingerprint, const std::function<void(PaymentTx&, IdempotencyKey&)>& on_create);
   // The stored answer of a finished key: the payment, or the stored error.
   static const StoredResponse& Replay(const IdempotencyKey& key);
+  // Unlocks a key whose call could not finish; a CreatePayment's payment
+  // then waits a full grace for the caller's retry before the sweeper takes
+  // it.
   void ReleaseKey(const IdempotencyKey& key);
   // Stores an error as the key's answer and throws it.
   [[noreturn]] void FinishWithError(const IdempotencyKey& key, const errors::Error& error);
@@ -128,12 +134,19 @@ class PaymentService {
   // A failed attempt without a PaymentIntent to show for it (Stripe refused
   // the request itself).
   void FailAttempt(PaymentTx& tx, Payment& payment, const PaymentFailure& failure, Time now);
-  void QueueEvent(PaymentTx& tx, const Payment& payment, Time now);
+  void QueueEvent(PaymentTx& tx, const Payment& payment, PaymentStatus status, Time now);
+  // Marks a payment given up (no-op if it already is).
+  static void MarkAbandoned(Payment& payment, CancellationReason reason, Time now);
+  // The answer of a call that recorded `payment`: the payment, or (for
+  // money an abandoned payment captured) PAYMENT_STATE_CONFLICT; stored
+  // with the key.
+  Payment Answer(const IdempotencyKey& key, const Payment& payment);
   std::optional<Refund> QueueAutoRefund(PaymentTx& tx, Payment& payment, Time now);
   // Records Stripe's answer (or refusal) for a refund and the payment's
   // refunded total; finishes `key` with both when given.
   std::pair<Refund, Payment> RecordRefund(const std::string& refund_id, const StripeResult<StripeRefund>& result,
                                           const IdempotencyKey* key);
+  // Refuses (PAYMENT_STATE_CONFLICT) a payment that already succeeded.
   void Abandon(const std::string& payment_id, CancellationReason reason);
   void Reschedule(const std::string& payment_id, std::chrono::milliseconds after);
   // Cancels an abandoned payment's PaymentIntent (creating it first from the

@@ -35,15 +35,18 @@ class PaymentTx {
                           std::optional<Time> locked_until) = 0;
   virtual void SetKeyResource(const std::string& caller, const std::string& request_id,
                               const std::string& payment_id, const std::string& refund_id) = 0;
+  virtual void SetKeyRecoveryPoint(const std::string& caller, const std::string& request_id,
+                                   const std::string& recovery_point) = 0;
   // Stores the answer, marks the key finished and unlocks it.
   virtual void FinishKey(const std::string& caller, const std::string& request_id, const StoredResponse& response,
                          Time now) = 0;
-  // CreatePayment's key of a payment, unless it is finished.
-  virtual std::optional<IdempotencyKey> FindOpenCreateKey(const std::string& payment_id) = 0;
+  // CreatePayment's key of a payment, locked, unless it is finished.
+  virtual std::optional<IdempotencyKey> LockOpenCreateKey(const std::string& payment_id) = 0;
 
   virtual void InsertPayment(const Payment& payment) = 0;
   virtual std::optional<Payment> FindPayment(const std::string& payment_id) = 0;
   virtual std::optional<Payment> LockPayment(const std::string& payment_id) = 0;
+  virtual std::optional<Payment> FindPaymentByIntent(const std::string& payment_intent_id) = 0;
   virtual std::optional<Payment> LockPaymentByIntent(const std::string& payment_intent_id) = 0;
   // Writes everything but the creation fields.
   virtual void UpdatePayment(const Payment& payment) = 0;
@@ -91,7 +94,8 @@ class PaymentStore {
   virtual void MarkEventRejected(const std::string& event_key, const std::string& error, Time now) = 0;
   virtual int64_t EventBacklog() = 0;
 
-  // Deletes finished keys last used before `before`; returns how many.
+  // Deletes keys (finished or abandoned by their caller) last used and
+  // unlocked before `before`; returns how many.
   virtual int ReapKeys(Time before, int limit) = 0;
 };
 

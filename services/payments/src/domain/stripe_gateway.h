@@ -76,6 +76,7 @@ class StripeGateway {
   virtual StripeResult<Intent> CancelIntent(const std::string& intent_id, CancellationReason reason,
                                             const std::string& idempotency_key) = 0;
   virtual StripeResult<StripeRefund> CreateRefund(const RefundParams& params, const std::string& idempotency_key) = 0;
+  virtual StripeResult<StripeRefund> RetrieveRefund(const std::string& refund_id) = 0;
 };
 
 }  // namespace billing::payments::domain

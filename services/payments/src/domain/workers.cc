@@ -10,10 +10,15 @@ Sweeper::Sweeper(PaymentService& service, const clock::Clock& clock, Options opt
 
 int Sweeper::SweepOnce(std::stop_token stop) {
   int handled = 0;
-  const Time now = clock_.Now();
-  const Time lease_until = now + options_.lease;
-  for (const auto& p : service_.store().ClaimSweep(now, lease_until, options_.batch_size)) {
-    if (stop.stop_requested()) break;  // the rest wait out their lease
+  // One payment per claim, so each lease covers exactly the work done under
+  // it (a batch leased at once would run out for its last items while the
+  // first ones wait for a slow Stripe).
+  for (int i = 0; i < options_.batch_size && !stop.stop_requested(); ++i) {
+    const Time now = clock_.Now();
+    const Time lease_until = now + options_.lease;
+    const auto claimed = service_.store().ClaimSweep(now, lease_until, 1);
+    if (claimed.empty()) break;
+    const Payment& p = claimed.front();
     try {
       service_.SweepPayment(p);
       ++handled;
@@ -26,14 +31,15 @@ int Sweeper::SweepOnce(std::stop_token stop) {
       if (on_error_) on_error_("release sweep", p.payment_id, e);  // the lease runs out anyway
     }
   }
-  const Time later = clock_.Now();
-  for (const auto& r : service_.store().ClaimRefunds(later, later + options_.lease, options_.batch_size)) {
-    if (stop.stop_requested()) break;
+  for (int i = 0; i < options_.batch_size && !stop.stop_requested(); ++i) {
+    const Time now = clock_.Now();
+    const auto claimed = service_.store().ClaimRefunds(now, now + options_.lease, 1);
+    if (claimed.empty()) break;
     try {
-      service_.ExecuteRefund(r);
+      service_.ExecuteRefund(claimed.front());
       ++handled;
     } catch (const std::exception& e) {
-      if (on_error_) on_error_("refund", r.refund_id, e);
+      if (on_error_) on_error_("refund", claimed.front().refund_id, e);
     }
   }
   return handled;

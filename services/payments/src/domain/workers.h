@@ -25,6 +25,7 @@ using WorkerErrorHandler = std::function<void(const std::string& what, const std
 class Sweeper {
  public:
   struct Options {
+    // Payments (and refunds) handled per pass, each claimed on its own.
     int batch_size = 20;
     // Longer than one payment's Stripe calls take, retries included.
     std::chrono::milliseconds lease{std::chrono::seconds(120)};

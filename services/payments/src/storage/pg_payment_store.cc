@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <tuple>
 
 #include "db/row_reader.h"
 #include "errors/error.h"
@@ -109,6 +108,7 @@ PaymentEvent ReadEvent(const soci::row& row) {
   e.failure_message = r.Str();
   e.occurred_at = r.TimeAt();
   e.attempts = r.Int32();
+  e.seq = r.Int();
   return e;
 }
 
@@ -246,6 +246,7 @@ IdempotencyKey ReadKey(const soci::row& row) {
   k.operation = r.Str();
   k.fingerprint = r.Str();
   k.locked_until = r.OptTime();
+  k.recovery_point = r.Str();
   k.finished = r.Int32() != 0;
   k.payment_id = r.Str();
   k.refund_id = r.Str();
@@ -296,6 +297,12 @@ class PgPaymentTx final : public domain::PaymentTx {
         use(request_id, "request_id");
   }
 
+  void SetKeyRecoveryPoint(const std::string& caller, const std::string& request_id,
+                           const std::string& recovery_point) override {
+    sql_ << sql::kSetKeyRecoveryPoint, use(recovery_point, "recovery_point"), use(caller, "caller"),
+        use(request_id, "request_id");
+  }
+
   void FinishKey(const std::string& caller, const std::string& request_id, const StoredResponse& response,
                  Time now) override {
     const std::string body = ResponseJson(response);
@@ -304,9 +311,9 @@ class PgPaymentTx final : public domain::PaymentTx {
         use(request_id, "request_id");
   }
 
-  std::optional<IdempotencyKey> FindOpenCreateKey(const std::string& payment_id) override {
+  std::optional<IdempotencyKey> LockOpenCreateKey(const std::string& payment_id) override {
     soci::row row;
-    sql_ << sql::kFindOpenCreateKey, use(payment_id, "payment_id"), into(row);
+    sql_ << sql::kLockOpenCreateKey, use(payment_id, "payment_id"), into(row);
     if (!sql_.got_data()) return std::nullopt;
     return ReadKey(row);
   }
@@ -330,6 +337,9 @@ class PgPaymentTx final : public domain::PaymentTx {
   }
   std::optional<Payment> LockPayment(const std::string& payment_id) override {
     return One(sql::kLockPayment, "payment_id", payment_id);
+  }
+  std::optional<Payment> FindPaymentByIntent(const std::string& payment_intent_id) override {
+    return One(sql::kSelectPaymentByIntent, "payment_intent_id", payment_intent_id);
   }
   std::optional<Payment> LockPaymentByIntent(const std::string& payment_intent_id) override {
     return One(sql::kLockPaymentByIntent, "payment_intent_id", payment_intent_id);
@@ -464,7 +474,11 @@ std::vector<Payment> PgPaymentStore::ClaimSweep(Time now, Time lease_until, int 
         long long taken = 0;
         sql << sql::kLockCreateKeyForSweep, use(lease_us, "lease_until"), use(p.payment_id, "payment_id"),
             use(now_us, "now"), into(taken);
-        if (taken == 0) continue;  // its call is in flight: not ours to touch
+        if (taken == 0) {
+          // Its call is in flight: not ours to touch until its lock runs out.
+          sql << sql::kDeferSweepToKeyLock, use(p.payment_id, "payment_id");
+          continue;
+        }
       }
       sql << sql::kSetNextSweep, use(lease_us, "next_sweep_at"), use(p.payment_id, "payment_id");
       claimed.push_back(p);
@@ -497,10 +511,8 @@ std::vector<PaymentEvent> PgPaymentStore::ClaimEvents(Time now, Time lease_until
     soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimEvents, use(lease_us, "lease_until"),
                                     use(now_us, "now"), use(limit, "limit"));
     auto events = ReadAll<PaymentEvent>(rows, ReadEvent);
-    // RETURNING keeps no order; oldest first.
-    std::sort(events.begin(), events.end(), [](const PaymentEvent& a, const PaymentEvent& b) {
-      return std::tie(a.occurred_at, a.event_key) < std::tie(b.occurred_at, b.event_key);
-    });
+    // RETURNING keeps no order; the outbox's order.
+    std::sort(events.begin(), events.end(), [](const PaymentEvent& a, const PaymentEvent& b) { return a.seq < b.seq; });
     return events;
   });
 }

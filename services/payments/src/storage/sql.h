@@ -19,12 +19,12 @@ namespace billing::payments::storage::sql {
   "automatic::INT, COALESCE(provider_refund_id, ''), failure_reason, " BILLING_US("created_at") ", " BILLING_US( \
       "updated_at")
 #define BILLING_KEY_COLUMNS                                                                                    \
-  "caller, request_id, operation, fingerprint, " BILLING_US("locked_until") ", finished::INT, "                \
+  "caller, request_id, operation, fingerprint, " BILLING_US("locked_until") ", recovery_point, finished::INT, " \
   "COALESCE(payment_id::TEXT, ''), COALESCE(refund_id::TEXT, ''), COALESCE(response::TEXT, ''), " BILLING_US( \
       "created_at") ", " BILLING_US("last_used_at")
 #define BILLING_EVENT_COLUMNS                                                                                       \
   "event_key, payment_id::TEXT, invoice_id, payment_intent_id, status, amount_received_minor, currency, "          \
-  "failure_code, failure_message, " BILLING_US("occurred_at") ", attempts"
+  "failure_code, failure_message, " BILLING_US("occurred_at") ", attempts, seq"
 
 // --- idempotency keys ---
 // A concurrent insert of the same key waits for the first to commit, then
@@ -42,12 +42,15 @@ inline constexpr char kSetKeyLock[] =
 inline constexpr char kSetKeyResource[] =
     "UPDATE idempotency_keys SET payment_id = CAST(NULLIF(:payment_id, '') AS UUID), "
     "refund_id = CAST(NULLIF(:refund_id, '') AS UUID) WHERE caller = :caller AND request_id = :request_id";
+inline constexpr char kSetKeyRecoveryPoint[] =
+    "UPDATE idempotency_keys SET recovery_point = :recovery_point WHERE caller = :caller AND request_id = :request_id";
 inline constexpr char kFinishKey[] =
-    "UPDATE idempotency_keys SET finished = true, locked_until = NULL, response = CAST(:response AS JSONB), "
+    "UPDATE idempotency_keys SET finished = true, recovery_point = 'finished', locked_until = NULL, "
+    "response = CAST(:response AS JSONB), "
     "last_used_at = " BILLING_TS(":now") " WHERE caller = :caller AND request_id = :request_id";
-inline constexpr char kFindOpenCreateKey[] =
+inline constexpr char kLockOpenCreateKey[] =
     "SELECT " BILLING_KEY_COLUMNS " FROM idempotency_keys WHERE payment_id = CAST(:payment_id AS UUID) "
-    "AND operation = 'CreatePayment' AND NOT finished";
+    "AND operation = 'CreatePayment' AND NOT finished FOR UPDATE";
 // The sweeper takes a payment's open CreatePayment key only if no call
 // holds it (re-checked after waiting for a concurrent call's transaction).
 inline constexpr char kLockCreateKeyForSweep[] =
@@ -59,6 +62,12 @@ inline constexpr char kCountOpenCreateKeys[] =
     "AND operation = 'CreatePayment' AND NOT finished";
 // After the sweep: a retried call may go ahead (unless a call took the key
 // since, which only happens once the lease ran out).
+// A payment whose CreatePayment call is in flight is looked at again when
+// that call's lock runs out (instead of filling every sweep batch).
+inline constexpr char kDeferSweepToKeyLock[] =
+    "UPDATE payments SET next_sweep_at = GREATEST(next_sweep_at, (SELECT max(locked_until) FROM idempotency_keys "
+    "WHERE payment_id = CAST(:payment_id AS UUID) AND operation = 'CreatePayment' AND NOT finished)) "
+    "WHERE payment_id = CAST(:payment_id AS UUID)";
 inline constexpr char kReleaseCreateKey[] =
     "UPDATE idempotency_keys SET locked_until = NULL WHERE payment_id = CAST(:payment_id AS UUID) "
     "AND operation = 'CreatePayment' AND NOT finished AND locked_until = " BILLING_TS(":lease_until");
@@ -79,6 +88,8 @@ inline constexpr char kSelectPayment[] =
     "SELECT " BILLING_PAYMENT_COLUMNS " FROM payments WHERE payment_id = CAST(:payment_id AS UUID)";
 inline constexpr char kLockPayment[] =
     "SELECT " BILLING_PAYMENT_COLUMNS " FROM payments WHERE payment_id = CAST(:payment_id AS UUID) FOR UPDATE";
+inline constexpr char kSelectPaymentByIntent[] =
+    "SELECT " BILLING_PAYMENT_COLUMNS " FROM payments WHERE payment_intent_id = :payment_intent_id";
 inline constexpr char kLockPaymentByIntent[] =
     "SELECT " BILLING_PAYMENT_COLUMNS " FROM payments WHERE payment_intent_id = :payment_intent_id FOR UPDATE";
 inline constexpr char kUpdatePayment[] =
@@ -120,7 +131,9 @@ inline constexpr char kUpdateRefund[] =
 inline constexpr char kListRefunds[] =
     "SELECT " BILLING_REFUND_COLUMNS " FROM refunds WHERE payment_id = CAST(:payment_id AS UUID) "
     "ORDER BY created_at, refund_id";
-// Due PENDING refunds whose RefundPayment call (if any) is not in flight.
+// Due PENDING refunds whose RefundPayment call (if any) is not in flight:
+// never sent to Stripe (or the answer was lost), or sent and still pending
+// there (looked up).
 inline constexpr char kClaimRefunds[] =
     "UPDATE refunds SET next_attempt_at = " BILLING_TS(":lease_until") " WHERE refund_id IN ("
     "SELECT r.refund_id FROM refunds r WHERE r.status = 'PENDING' AND r.next_attempt_at <= " BILLING_TS(":now") " "
@@ -140,15 +153,14 @@ inline constexpr char kQueueEvent[] =
     ":currency, :failure_code, :failure_message, " BILLING_TS(":occurred_at") ", " BILLING_TS(":occurred_at") ") "
     "ON CONFLICT (event_key) DO NOTHING";
 // Per payment, in order: an event waits while an older one of the same
-// payment is still pending (in flight or backing off), so the invoice
-// service never hears CANCELED before REQUIRES_ACTION.
+// payment (by the outbox's sequence) is still pending, in flight or backing
+// off, so the invoice service never hears CANCELED before REQUIRES_ACTION.
 inline constexpr char kClaimEvents[] =
     "UPDATE payment_events_outbox SET attempts = attempts + 1, next_attempt_at = " BILLING_TS(":lease_until") " "
     "WHERE event_key IN (SELECT o.event_key FROM payment_events_outbox o WHERE o.state = 'PENDING' "
     "AND o.next_attempt_at <= " BILLING_TS(":now") " AND NOT EXISTS (SELECT 1 FROM payment_events_outbox e "
-    "WHERE e.payment_id = o.payment_id AND e.state = 'PENDING' AND (e.occurred_at, e.event_key) < "
-    "(o.occurred_at, o.event_key)) ORDER BY o.next_attempt_at LIMIT :limit FOR UPDATE OF o SKIP LOCKED) "
-    "RETURNING " BILLING_EVENT_COLUMNS;
+    "WHERE e.payment_id = o.payment_id AND e.state = 'PENDING' AND e.seq < o.seq) "
+    "ORDER BY o.seq LIMIT :limit FOR UPDATE OF o SKIP LOCKED) RETURNING " BILLING_EVENT_COLUMNS;
 inline constexpr char kMarkEventDelivered[] =
     "UPDATE payment_events_outbox SET state = 'DELIVERED', delivered_at = " BILLING_TS(":now") ", last_error = '' "
     "WHERE event_key = :event_key AND state = 'PENDING'";
