@@ -46,7 +46,7 @@ mkdir -p "$STATE"
 stop_services
 
 echo "==> PostgreSQL on 127.0.0.1:$PG_PORT (data in $PGDIR)"
-if [ ! -f "$PGDIR/postmaster.pid" ]; then
+if ! pg_running "$PGDIR"; then
   pg_start "$PGDIR" "$PG_PORT"
 fi
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
@@ -74,7 +74,7 @@ start_service() {
 }
 echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($NOTIFY_ADDR); logs in $STATE"
 start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}" \
-  BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR"
+  BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR" PAYMENTS_ADDRESS="$PAYMENTS_ADDR"
 WEBHOOK_ADDR=127.0.0.1:${PAYMENTS_WEBHOOK_PORT:-8462}
 start_service payments "$PAYMENTS_ADDR" 9462 STRIPE_API_BASE="http://$STRIPE_ADDR" STRIPE_SECRET_KEY=sk_test_local \
   STRIPE_WEBHOOK_SECRETS=whsec_local_demo DEFAULT_RETURN_URL="http://localhost:8080/pay/return" \
@@ -174,21 +174,78 @@ print("(+ an HTML part)")' "$f" ;;
   esac
 done
 
+token_of() {  # the token is the pay link's last path segment
+  field "$1" 'v.invoice.payUrl.split("/").pop()'
+}
+outcome() {
+  node -e '
+    const v = JSON.parse(require("fs").readFileSync(process.argv[1]));
+    const o = (v.outcome || "").replace("PAY_OUTCOME_", "");
+    let line = `\n${process.argv[2]}: ${o}, PaymentIntent ${v.paymentIntentId}, invoice ${v.invoice.status.replace("INVOICE_STATUS_", "")}`;
+    if (v.confirmationCode) line += `, confirmation code ${v.confirmationCode}`;
+    if (v.failureMessage) line += ` (${v.failureMessage})`;
+    console.log(line + ".");' "$1" "$2"
+}
+
 echo
-echo "==> payments charges the invoice's amount at the Stripe emulator (a test card that needs no 3-D Secure)"
-"${BUF[@]}" "http://$PAYMENTS_ADDR/billing.payments.v1.PaymentService/CreatePayment" \
-  -d '{"request_id":"demo-payment-'"$RUN"'","invoice_id":"'"$INVOICE_ID"'","amount":{"amount_minor":10000,"currency_code":"USD"},"payment_method_id":"pm_card_visa","description":"Sunset kayak tour"}' \
-  | tee "$STATE/payment.json"
+echo "==> the customer pays the first invoice on the payment page (a card that needs no 3-D Secure)"
+TOKEN=$(token_of "$STATE/invoice.json")
+call PayInvoice '{"request_id":"demo-pay-'"$RUN"'","token":"'"$TOKEN"'","payment_method_id":"pm_card_visa"}'
+cp "$STATE/last.json" "$STATE/pay1.json"
+outcome "$STATE/pay1.json" "Paid"
+[ "$(field "$STATE/pay1.json" v.outcome)" = PAY_OUTCOME_SUCCEEDED ] || { echo "the payment did not succeed; see $STATE/*.log" >&2; exit 1; }
+call GetBooking '{"booking_id":"'"$BOOKING"'"}'
 node -e '
-  const p = JSON.parse(require("fs").readFileSync(process.argv[1])).payment;
-  console.log(`\nPayment ${p.paymentId}: ${p.status.replace("PAYMENT_STATUS_", "")}, PaymentIntent ${p.paymentIntentId}.`);' \
-  "$STATE/payment.json"
+  const b = JSON.parse(require("fs").readFileSync(process.argv[1])).booking;
+  const m = (x) => { const c = (x.amountMinor || "0").padStart(3, "0"); return `${x.currencyCode} ${c.slice(0, -2)}.${c.slice(-2)}`; };
+  console.log(`\nBooking ${b.bookingId}: ${b.status.replace("BOOKING_STATUS_", "")} (confirmed on pay), paid ${m(b.paid)}, balance ${m(b.balance)}.`);' \
+  "$STATE/last.json"
+
+echo
+echo "==> a second booking, paid in full with a card that needs 3-D Secure"
+BOOKING2="demo-3ds-$RUN"
+call UpsertBooking '{"request_id":"demo-booking2-'"$RUN"'","booking":{"booking_id":"'"$BOOKING2"'","status":"BOOKING_STATUS_PENDING","customer":{"name":"Raj Patel","email":"raj@example.com","phone":"+14155550199"},"total":{"amount_minor":18000,"currency_code":"USD"},"activity_name":"Canyon e-bike rental","start_local":"2026-12-03T09:00","end_local":"2026-12-03T13:00","time_zone":"America/Denver","confirmation_code":"M3B8-ZT","required_agreement_ids":["waiver-2026"]}}'
+call CreateInvoice '{"request_id":"demo-invoice2-'"$RUN"'","booking_id":"'"$BOOKING2"'","amount":{"amount_minor":18000,"currency_code":"USD"},"confirm_on_pay":true,"send_type":"CHANNEL_EMAIL"}'
+TOKEN2=$(token_of "$STATE/last.json")
+INVOICE2_ID=$(field "$STATE/last.json" v.invoice.invoiceId)
+call PayInvoice '{"request_id":"demo-pay2-'"$RUN"'","token":"'"$TOKEN2"'","payment_method_id":"pm_card_threeDSecure2Required","accepted_agreement_ids":["waiver-2026"]}' >/dev/null
+cp "$STATE/last.json" "$STATE/pay2.json"
+outcome "$STATE/pay2.json" "First answer"
+PI2=$(field "$STATE/pay2.json" v.paymentIntentId)
+[ "$(field "$STATE/pay2.json" v.outcome)" = PAY_OUTCOME_REQUIRES_ACTION ] || { echo "expected 3-D Secure; see $STATE/*.log" >&2; exit 1; }
+echo "(the answer's clientSecret goes to Stripe.js; it is not printed here)"
+echo
+echo "==> the customer completes 3-D Secure (the emulator's stand-in for the bank's page)"
+curl -sf -X POST "http://$STRIPE_ADDR/_emulator/payment_intents/$PI2/authenticate" -H 'Content-Type: application/json' \
+  -d '{"outcome":"succeed"}' | node -e 'const p = JSON.parse(require("fs").readFileSync(0)); console.log(`    ${p.id}: ${p.status}`);'
+call PayInvoice '{"request_id":"demo-pay2-done-'"$RUN"'","token":"'"$TOKEN2"'","handled_payment_intent_id":"'"$PI2"'"}'
+outcome "$STATE/last.json" "After 3-D Secure"
+[ "$(field "$STATE/last.json" v.outcome)" = PAY_OUTCOME_SUCCEEDED ] || { echo "the 3-D Secure payment did not succeed; see $STATE/*.log" >&2; exit 1; }
+
+echo
+echo "==> receipts and confirmations reach the customers (files in $OUTBOX):"
+receipts() {  # sent receipts and confirmations, as notify reports them
+  for inv in "$INVOICE_ID" "$INVOICE2_ID"; do
+    "${BUF[@]}" "http://$NOTIFY_ADDR/billing.notify.v1.NotifyService/ListNotifications" -d '{"invoice_id":"'"$inv"'"}' \
+      >"$STATE/notifications-$inv.json" 2>/dev/null || continue
+    node -e '
+      const v = JSON.parse(require("fs").readFileSync(process.argv[1]));
+      for (const n of v.notifications || [])
+        if (n.status === "NOTIFICATION_STATUS_SENT" && /RECEIPT|CONFIRMATION/.test(n.kind))
+          console.log(`  ${n.recipient}: "${n.subject}" (${n.providerMessageId.replace("file:", "")})`);' \
+      "$STATE/notifications-$inv.json"
+  done
+}
+for _ in $(seq 1 100); do
+  [ "$(receipts | grep -c .)" -ge 4 ] && break
+  sleep 0.1
+done
+receipts
+echo
 echo "Stripe's side (the emulator's ledger):"
 curl -s "http://$STRIPE_ADDR/_emulator/ledger" | node -e '
   const l = JSON.parse(require("fs").readFileSync(0)).summary;
   console.log("  PaymentIntents by status:", JSON.stringify(l.payment_intents_by_status), " captured:", JSON.stringify(l.captured));'
-echo "(PayInvoice, which ties the payment to the invoice and marks it paid, lands with the pay-flow issue;"
-echo " until then payments keeps the outcome in its outbox for the invoice service.)"
 
 cat <<TXT
 

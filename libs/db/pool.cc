@@ -228,6 +228,11 @@ void Pool::OnTransactFailure(Lease& lease, bool commit_sent, int attempt) {
         rollback();
         throw;
     }
+  } catch (...) {
+    // Anything else (a domain signal that is not an exception class): the
+    // transaction must not reach the next user of this session half done.
+    rollback();
+    throw;
   }
 }
 

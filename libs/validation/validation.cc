@@ -139,6 +139,30 @@ void RequireUuid(const std::string& field, std::string_view value) {
   if (!IsUuid(value)) throw errors::InvalidField(field, "must be a UUID");
 }
 
+void RequireStripeId(const std::string& field, std::string_view id, std::string_view prefix) {
+  if (id.empty()) throw errors::InvalidField(field, "is required");
+  if (id.size() > 255) throw errors::InvalidField(field, "must be at most 255 characters");
+  bool ok = id.starts_with(prefix) && id.size() > prefix.size();
+  for (char c : id) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (!ok) throw errors::InvalidField(field, "must be a Stripe id starting with " + std::string(prefix));
+}
+
+void RequireReturnUrl(const std::string& field, std::string_view url) {
+  if (url.empty()) return;
+  if (url.size() > 2048) throw errors::InvalidField(field, "must be at most 2048 characters");
+  const bool https = url.starts_with("https://") && url.size() > 8;
+  const bool local = url.starts_with("http://localhost") || url.starts_with("http://127.0.0.1");
+  if (!https && !local) throw errors::InvalidField(field, "must be an https URL");
+  for (char c : url) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F || c == '"' || c == '<' || c == '>' || c == '\\') {
+      throw errors::InvalidField(field, "must be a URL without spaces, quotes or angle brackets");
+    }
+  }
+}
+
 void RequireText(const std::string& field, std::string_view value, std::size_t min_len,
                  std::size_t max_len, bool multiline) {
   if (!IsValidUtf8(value)) throw errors::InvalidField(field, "must be valid UTF-8");

@@ -55,6 +55,16 @@ void RequireAmount(const std::string& field, int64_t amount_minor, bool allow_ze
 // A complete Money: field + ".currency_code" and field + ".amount_minor".
 void RequireMoney(const std::string& field, const money::Money& money, bool allow_zero = false);
 
+// A Stripe object id: the prefix ("pm_", "pi_", ...), then letters, digits
+// and underscores, at most 255 characters (test aliases such as
+// pm_card_visa included).
+void RequireStripeId(const std::string& field, std::string_view id, std::string_view prefix);
+
+// A return URL for redirect-based authentication: empty (the default), or
+// https (http only to localhost, for local runs), at most 2048 characters,
+// without spaces, quotes or angle brackets.
+void RequireReturnUrl(const std::string& field, std::string_view url);
+
 // A page_size in 0..max (0 means the default).
 int32_t RequirePageSize(int32_t page_size, int32_t default_size, int32_t max_size,
                         const std::string& field = "page_size");

@@ -27,6 +27,14 @@ pg_start() {
   pg_as_owner "$bin/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" -o "$opts" start >/dev/null
 }
 
+# Whether a server runs on this data folder (a postmaster.pid left behind by
+# a machine restart does not count).
+pg_running() {
+  local dir=$1
+  [ -f "$dir/postmaster.pid" ] || return 1
+  pg_as_owner "$(pg_bindir)/pg_ctl" -D "$dir" status >/dev/null 2>&1
+}
+
 pg_stop() {
   local dir=$1
   local bin; bin=$(pg_bindir)

@@ -4,8 +4,10 @@
 
 #include "api/invoice_api.h"
 #include "clients/grpc_notifier.h"
+#include "clients/grpc_payments.h"
 #include "domain/invoice_manager.h"
 #include "domain/outbox_dispatcher.h"
+#include "domain/pay_flow.h"
 #include "ids/ids.h"
 #include "invoice_migrations/migrations.h"
 #include "logging/log.h"
@@ -43,6 +45,26 @@ std::vector<billing::config::Option> InvoiceOptions() {
        .default_value = "1000", .kind = Kind::kInt, .min = 10, .max = 3600000},
       {.name = "OUTBOX_RETRY_MAX_MS", .help = "Longest delay between retries of one notification.",
        .default_value = "300000", .kind = Kind::kInt, .min = 10, .max = 86400000},
+      {.name = "PAYMENTS_ADDRESS", .help = "host:port of the payments service.", .default_value = "127.0.0.1:50052",
+       .kind = Kind::kHostPort},
+      {.name = "PAYMENTS_TIMEOUT_MS", .help = "Deadline of each call to payments (a payment's Stripe calls included).",
+       .default_value = "60000", .kind = Kind::kInt, .min = 50, .max = 600000},
+      {.name = "PAY_STARTED_GRACE_MS",
+       .help = "A pay attempt younger than this is a call in flight; older ones are looked up at payments.",
+       .default_value = "30000", .kind = Kind::kInt, .min = 10, .max = 3600000},
+      {.name = "PAY_CHECK_INTERVAL_MS", .help = "How often pay attempts in progress are looked up at payments.",
+       .default_value = "60000", .kind = Kind::kInt, .min = 10, .max = 86400000},
+      {.name = "PAY_LOST_AFTER_MS", .help = "A pay attempt payments never heard of, this old, is FAILED.",
+       .default_value = "600000", .kind = Kind::kInt, .min = 10, .max = 86400000},
+      {.name = "PAY_ABANDON_AFTER_MS",
+       .help = "A 3-D Secure prompt open this long is canceled when the customer pays again.",
+       .default_value = "900000", .kind = Kind::kInt, .min = 10, .max = 86400000},
+      {.name = "PAYMENT_SYNC_INTERVAL_MS", .help = "How often the pay-attempt and payment-action workers look for work.",
+       .default_value = "1000", .kind = Kind::kInt, .min = 10, .max = 3600000},
+      {.name = "PAYMENT_ACTION_RETRY_BASE_MS", .help = "First retry delay of a cancel/refund call payments did not take.",
+       .default_value = "1000", .kind = Kind::kInt, .min = 10, .max = 3600000},
+      {.name = "PAYMENT_ACTION_RETRY_MAX_MS", .help = "Longest delay between those retries.",
+       .default_value = "300000", .kind = Kind::kInt, .min = 10, .max = 86400000},
   };
 }
 
@@ -56,6 +78,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<invoice::domain::InvoiceManager> manager;
   std::unique_ptr<invoice::clients::GrpcNotifier> notifier;
   std::unique_ptr<invoice::domain::OutboxDispatcher> dispatcher;
+  std::unique_ptr<invoice::clients::GrpcPayments> payments;
+  std::unique_ptr<invoice::domain::PayFlow> pay;
 
   server::ServiceSpec spec{
       .name = "invoice",
@@ -89,8 +113,56 @@ int main(int argc, char** argv) {
             .first_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_BASE_MS")),
             .max_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_MAX_MS")),
             .sync_interval = std::chrono::milliseconds(cfg.GetInt("OUTBOX_SYNC_INTERVAL_MS"))});
-    registrar.AddService<invoice::v1::InvoiceService>(std::make_unique<invoice::api::InvoiceApi>(*manager));
-    registrar.AddService<invoice::v1::PaymentEventService>(std::make_unique<invoice::api::PaymentEventApi>());
+    payments = std::make_unique<invoice::clients::GrpcPayments>(
+        server::MakeClientChannel(cfg.Get("PAYMENTS_ADDRESS"), {cfg.Get("CLIENT_TLS_CA_FILE"),
+                                                                cfg.Get("CLIENT_TLS_CERT_FILE"),
+                                                                cfg.Get("CLIENT_TLS_KEY_FILE")}),
+        std::chrono::milliseconds(cfg.GetInt("PAYMENTS_TIMEOUT_MS")));
+    auto& refunded = prometheus::BuildCounter()
+                         .Name("invoice_unwanted_payments_total")
+                         .Help("Payments that succeeded for an invoice that no longer took them (refunded)")
+                         .Register(env.metrics.registry())
+                         .Add({});
+    invoice::domain::PayFlowObserver pay_observer;
+    pay_observer.refunding = [&refunded](const invoice::domain::Invoice& inv, const invoice::domain::PayAttempt& a) {
+      refunded.Increment();
+      logging::Error("a payment succeeded for an invoice that no longer takes payments; refunding it",
+                     {{"invoice_id", inv.invoice_id},
+                      {"invoice_status", std::string(invoice::domain::Name(inv.status))},
+                      {"attempt_id", a.attempt_id},
+                      {"payment_id", a.payment_id},
+                      {"payment_intent_id", a.payment_intent_id},
+                      {"amount", money::Format(a.amount)}});
+    };
+    pay_observer.action_failed = [](const invoice::domain::PaymentAction& action, const std::string& error) {
+      logging::Error("the payments service refused a cancel/refund the invoice service owed it",
+                     {{"action_id", action.action_id},
+                      {"kind", std::string(invoice::domain::Name(action.kind))},
+                      {"payment_id", action.payment_id},
+                      {"invoice_id", action.invoice_id},
+                      {"error", error}});
+    };
+    pay = std::make_unique<invoice::domain::PayFlow>(
+        *store, *manager, *payments, env.clock, *id_generator,
+        invoice::domain::PayFlow::Options{
+            .started_grace = std::chrono::milliseconds(cfg.GetInt("PAY_STARTED_GRACE_MS")),
+            .check_interval = std::chrono::milliseconds(cfg.GetInt("PAY_CHECK_INTERVAL_MS")),
+            .lost_after = std::chrono::milliseconds(cfg.GetInt("PAY_LOST_AFTER_MS")),
+            .abandon_after = std::chrono::milliseconds(cfg.GetInt("PAY_ABANDON_AFTER_MS")),
+            .action_retry_base = std::chrono::milliseconds(cfg.GetInt("PAYMENT_ACTION_RETRY_BASE_MS")),
+            .action_retry_max = std::chrono::milliseconds(cfg.GetInt("PAYMENT_ACTION_RETRY_MAX_MS"))},
+        pay_observer);
+    registrar.AddService<invoice::v1::InvoiceService>(std::make_unique<invoice::api::InvoiceApi>(*manager, *pay));
+    registrar.AddService<invoice::v1::PaymentEventService>(
+        std::make_unique<invoice::api::PaymentEventApi>(*manager, *pay));
+    const auto sync_interval = std::chrono::milliseconds(cfg.GetInt("PAYMENT_SYNC_INTERVAL_MS"));
+    registrar.AddWorker("payment-sync", [&, sync_interval](std::stop_token stop) {
+      server::RunPeriodically(stop, sync_interval, "payment-sync", [&, stop] {
+        const int checked = pay->SyncAttempts(*store, 20, stop);
+        const int done = pay->RunPaymentActions(*store, 20, stop);
+        return checked + done > 0;
+      });
+    });
 
     auto& backlog = prometheus::BuildGauge()
                         .Name("invoice_outbox_backlog")

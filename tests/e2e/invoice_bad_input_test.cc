@@ -310,6 +310,99 @@ TEST_F(InvoiceBadInputTest, EveryRpcRejectsBadInputPrecisely) {
   EXPECT_TRUE(svc_->Running());
 }
 
+// PayInvoice and ApplyPaymentEvent: refused before any payment is attempted
+// (the service's PAYMENTS_ADDRESS points nowhere here, so a case that got
+// through validation would fail UNAVAILABLE instead of its own code).
+TEST_F(InvoiceBadInputTest, PayRpcsRejectBadInputPrecisely) {
+  using S = v1::InvoiceService::Stub;
+  const std::string id = *invoice_id_;
+  const auto pay = [&](const std::function<void(v1::PayInvoiceRequest&)>& f) {
+    v1::PayInvoiceRequest r;
+    static int n = 0;
+    r.set_request_id("pay-inv-bad-" + std::to_string(++n));
+    r.set_invoice_id(id);
+    r.set_payment_method_id("pm_card_visa");
+    f(r);
+    return Rpc(&S::PayInvoice, r);
+  };
+  auto events = v1::PaymentEventService::NewStub(svc_->Channel());
+  const auto event = [&](const std::function<void(v1::ApplyPaymentEventRequest&)>& f) {
+    v1::ApplyPaymentEventRequest r;
+    static int n = 0;
+    r.set_request_id("evt-bad-" + std::to_string(++n));
+    r.set_invoice_id(id);
+    r.set_payment_id("0b7f7a0e-5d0c-4b53-9a53-0c9b7c3f6a11");
+    r.set_payment_intent_id("pi_123");
+    r.set_status(v1::PAYMENT_EVENT_STATUS_FAILED);
+    f(r);
+    return std::function<grpc::Status(S&)>([&events, r](S&) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      v1::ApplyPaymentEventResponse resp;
+      return events->ApplyPaymentEvent(&ctx, r, &resp);
+    });
+  };
+  const std::vector<Case> cases = {
+      {"pay empty", Rpc(&S::PayInvoice, v1::PayInvoiceRequest()), Code::INVALID_ARGUMENT, "request_id"},
+      {"pay no invoice", pay([](auto& r) { r.clear_invoice_id(); }), Code::INVALID_ARGUMENT, "token"},
+      {"pay junk token", pay([](auto& r) { r.set_token("tok en/../" + kSql); }), Code::INVALID_ARGUMENT, "token"},
+      {"pay 1MB token", pay([](auto& r) { r.set_token(kMegabyte); }), Code::INVALID_ARGUMENT, "token"},
+      {"pay invoice_id not a uuid", pay([](auto& r) { r.set_invoice_id("inv-1"); }), Code::INVALID_ARGUMENT,
+       "invoice_id"},
+      {"pay no method", pay([](auto& r) { r.clear_payment_method_id(); }), Code::INVALID_ARGUMENT,
+       "payment_method_id"},
+      {"pay card number as method", pay([](auto& r) { r.set_payment_method_id("4242424242424242"); }),
+       Code::INVALID_ARGUMENT, "payment_method_id"},
+      {"pay pm as confirmation token", pay([](auto& r) { r.set_confirmation_token_id("pm_card_visa"); }),
+       Code::INVALID_ARGUMENT, "confirmation_token_id"},
+      {"pay handled not a pi", pay([](auto& r) { r.set_handled_payment_intent_id("pi_"); }), Code::INVALID_ARGUMENT,
+       "handled_payment_intent_id"},
+      {"pay sql agreement", pay([](auto& r) { r.add_accepted_agreement_ids(kSql); }),
+       Code::INVALID_ARGUMENT, "accepted_agreement_ids"},
+      {"pay 51 agreements",
+       pay([](auto& r) {
+         for (int i = 0; i < 51; ++i) r.add_accepted_agreement_ids("agr-" + std::to_string(i));
+       }),
+       Code::INVALID_ARGUMENT, "accepted_agreement_ids"},
+      {"pay http return_url", pay([](auto& r) { r.set_return_url("http://evil.example/back"); }),
+       Code::INVALID_ARGUMENT, "return_url"},
+      {"pay unknown invoice", pay([](auto& r) { r.set_invoice_id("6f1c2b7e-0000-4000-8000-000000000000"); }),
+       Code::NOT_FOUND, "invoice_id"},
+      {"pay unknown token", pay([](auto& r) { r.set_token("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); }),
+       Code::NOT_FOUND, "token"},
+      {"pay handled foreign intent", pay([](auto& r) { r.set_handled_payment_intent_id("pi_notours"); }),
+       Code::NOT_FOUND, "handled_payment_intent_id"},
+      {"event empty", event([](auto& r) { r.Clear(); }), Code::INVALID_ARGUMENT, "request_id"},
+      {"event invoice_id not a uuid", event([](auto& r) { r.set_invoice_id(kSql); }), Code::INVALID_ARGUMENT,
+       "invoice_id"},
+      {"event no payment_id", event([](auto& r) { r.clear_payment_id(); }), Code::INVALID_ARGUMENT, "payment_id"},
+      {"event unspecified status", event([](auto& r) { r.set_status(v1::PAYMENT_EVENT_STATUS_UNSPECIFIED); }),
+       Code::INVALID_ARGUMENT, "status"},
+      {"event bad intent", event([](auto& r) { r.set_payment_intent_id("ch_123"); }), Code::INVALID_ARGUMENT,
+       "payment_intent_id"},
+      {"event success without amount", event([](auto& r) { r.set_status(v1::PAYMENT_EVENT_STATUS_SUCCEEDED); }),
+       Code::INVALID_ARGUMENT, "amount_received"},
+      {"event 1MB message", event([](auto& r) { r.set_failure_message(kMegabyte); }), Code::INVALID_ARGUMENT,
+       "failure_message"},
+      {"event bad attempt_id", event([](auto& r) { (*r.mutable_metadata())["attempt_id"] = "a-1"; }),
+       Code::INVALID_ARGUMENT, "metadata[attempt_id]"},
+      {"event unknown invoice",
+       event([](auto& r) { r.set_invoice_id("6f1c2b7e-0000-4000-8000-000000000000"); }), Code::NOT_FOUND,
+       "invoice_id"},
+  };
+
+  const long long attempts_before = QueryInt(db_->url(), "SELECT count(*) FROM pay_attempts");
+  const long long keys_before = QueryInt(db_->url(), "SELECT count(*) FROM idempotency_keys");
+  auto stub = v1::InvoiceService::NewStub(svc_->Channel());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    ExpectRefusal(c.call(*stub), c.code, c.field);
+  }
+  EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM pay_attempts"), attempts_before);
+  EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM idempotency_keys"), keys_before);  // refusals claim no key
+  EXPECT_TRUE(svc_->Running());
+}
+
 TEST_F(InvoiceBadInputTest, SqlLookingTextIsStoredVerbatim) {
   auto stub = v1::InvoiceService::NewStub(svc_->Channel());
   auto req = ValidUpsert();

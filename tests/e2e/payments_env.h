@@ -29,6 +29,36 @@ namespace pv1 = billing::payments::v1;
 inline constexpr char kStripeKey[] = "sk_test_payments_e2e_4f9a1c";
 inline constexpr char kWebhookSecret[] = "whsec_e2e_current";
 
+// The environment a payments binary needs in e2e tests: the Stripe emulator
+// at `stripe_base`, short timeouts, retries and sweeps, and outcomes sent to
+// an invoice PaymentEventService at `invoice_address`.
+inline std::map<std::string, std::string> PaymentsEnv(const std::string& database_url, const std::string& stripe_base,
+                                                      const std::string& invoice_address,
+                                                      std::map<std::string, std::string> extra = {}) {
+  std::map<std::string, std::string> env = {
+      {"DATABASE_URL", database_url},
+      {"STRIPE_API_BASE", stripe_base},
+      {"STRIPE_SECRET_KEY", kStripeKey},
+      {"STRIPE_WEBHOOK_SECRETS", kWebhookSecret},
+      {"WEBHOOK_LISTEN_ADDRESS", "127.0.0.1:0"},
+      {"DEFAULT_RETURN_URL", "https://pay.example.com/return"},
+      {"STRIPE_TIMEOUT_MS", "1500"},
+      {"STRIPE_MAX_RETRIES", "3"},
+      {"STRIPE_RETRY_BASE_MS", "20"},
+      {"STRIPE_RETRY_MAX_MS", "100"},
+      {"PENDING_GRACE_MS", "1000"},
+      {"SWEEP_INTERVAL_MS", "100"},
+      {"SWEEP_RETRY_MS", "300"},
+      {"INVOICE_ADDRESS", invoice_address},
+      {"INVOICE_TIMEOUT_MS", "1000"},
+      {"OUTBOX_POLL_INTERVAL_MS", "50"},
+      {"OUTBOX_RETRY_BASE_MS", "50"},
+      {"OUTBOX_RETRY_MAX_MS", "200"},
+  };
+  for (auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
 class PaymentsE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -60,28 +90,7 @@ class PaymentsE2eTest : public ::testing::Test {
   static std::string EmulatorBase() { return "http://127.0.0.1:" + std::to_string(emulator_->Port("http")); }
 
   std::map<std::string, std::string> Env(std::map<std::string, std::string> extra = {}) const {
-    std::map<std::string, std::string> env = {
-        {"DATABASE_URL", db_->url()},
-        {"STRIPE_API_BASE", EmulatorBase()},
-        {"STRIPE_SECRET_KEY", kStripeKey},
-        {"STRIPE_WEBHOOK_SECRETS", kWebhookSecret},
-        {"WEBHOOK_LISTEN_ADDRESS", "127.0.0.1:0"},
-        {"DEFAULT_RETURN_URL", "https://pay.example.com/return"},
-        {"STRIPE_TIMEOUT_MS", "1500"},
-        {"STRIPE_MAX_RETRIES", "3"},
-        {"STRIPE_RETRY_BASE_MS", "20"},
-        {"STRIPE_RETRY_MAX_MS", "100"},
-        {"PENDING_GRACE_MS", "1000"},
-        {"SWEEP_INTERVAL_MS", "100"},
-        {"SWEEP_RETRY_MS", "300"},
-        {"INVOICE_ADDRESS", events_.address()},
-        {"INVOICE_TIMEOUT_MS", "1000"},
-        {"OUTBOX_POLL_INTERVAL_MS", "50"},
-        {"OUTBOX_RETRY_BASE_MS", "50"},
-        {"OUTBOX_RETRY_MAX_MS", "200"},
-    };
-    for (auto& [k, v] : extra) env[k] = v;
-    return env;
+    return PaymentsEnv(db_->url(), EmulatorBase(), events_.address(), std::move(extra));
   }
 
   void StartPayments(std::map<std::string, std::string> extra = {}) {

@@ -30,8 +30,7 @@ struct Binary {
 
 std::vector<Binary> Binaries() {
   return {
-      {"invoice", InvoiceBinary(), "billing.invoice.v1.InvoiceService",
-       "billing.invoice.v1.InvoiceService/PayInvoice",
+      {"invoice", InvoiceBinary(), "billing.invoice.v1.InvoiceService", "",
        {{"PAY_LINK_BASE_URL", "https://pay.example.com/i"}, {"BUSINESS_NAME", "Sunset Kayaks"}}},
       {"payments", PaymentsBinary(), "billing.payments.v1.PaymentService", "",
        {{"STRIPE_SECRET_KEY", "sk_test_platform"},

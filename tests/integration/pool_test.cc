@@ -45,6 +45,29 @@ TEST_F(PoolTest, TransactCommitsAndReturns) {
   EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM t"), 1);
 }
 
+// A value thrown as a signal (not an exception class) rolls back too; once
+// it did not, and the open transaction was committed by the session's next
+// user.
+TEST_F(PoolTest, ANonExceptionThrowRollsBackAndPropagates) {
+  struct Signal {
+    int value;
+  };
+  Pool pool({.url = db_.url(), .size = 1});
+  int caught = 0;
+  try {
+    pool.Transact([](soci::session& sql) {
+      sql << "INSERT INTO t VALUES (1)";
+      throw Signal{7};
+    });
+  } catch (const Signal& s) {
+    caught = s.value;
+  }
+  EXPECT_EQ(caught, 7);
+  pool.Transact([](soci::session& sql) { sql << "INSERT INTO t VALUES (2)"; });
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM t"), 1);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM t WHERE id = 1"), 0);
+}
+
 TEST_F(PoolTest, DomainErrorRollsBackAndPropagates) {
   Pool pool({.url = db_.url(), .size = 1});
   EXPECT_EQ(ReasonOf([&] {

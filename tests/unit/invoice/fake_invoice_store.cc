@@ -158,6 +158,33 @@ class FakeTx final : public domain::InvoiceTx {
     }
     return out;
   }
+  void InsertAttempt(const domain::PayAttempt& a) override { d_.attempts[a.attempt_id] = a; }
+  std::optional<domain::PayAttempt> FindAttempt(const std::string& id) override {
+    auto it = d_.attempts.find(id);
+    if (it == d_.attempts.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<domain::PayAttempt> LockAttempt(const std::string& id) override { return FindAttempt(id); }
+  std::optional<domain::PayAttempt> LockAttemptByPayment(const std::string& payment_id) override {
+    for (const auto& [_, a] : d_.attempts) {
+      if (!payment_id.empty() && a.payment_id == payment_id) return a;
+    }
+    return std::nullopt;
+  }
+  std::optional<domain::PayAttempt> LockAttemptByIntent(const std::string& pi) override {
+    for (const auto& [_, a] : d_.attempts) {
+      if (!pi.empty() && a.payment_intent_id == pi) return a;
+    }
+    return std::nullopt;
+  }
+  void UpdateAttempt(const domain::PayAttempt& a) override { d_.attempts.at(a.attempt_id) = a; }
+  void QueuePaymentAction(const domain::PaymentAction& a) override {
+    for (const auto& existing : d_.actions) {
+      if (existing.kind == a.kind && existing.payment_id == a.payment_id) return;
+    }
+    d_.actions.push_back(a);
+  }
+
   int64_t InsertNotification(const NotificationRecord& n) override {
     FakeInvoiceStore::Notification row{n, n.created_at, std::nullopt, std::nullopt};
     row.record.outbox_id = static_cast<int64_t>(d_.notifications.size()) + 1;

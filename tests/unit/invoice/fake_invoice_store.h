@@ -27,6 +27,8 @@ class FakeInvoiceStore final : public domain::InvoiceStore, public domain::Notif
     std::vector<domain::CustomerPayment> payments;
     std::vector<domain::InvoiceEvent> events;
     std::vector<Notification> notifications;
+    std::map<std::string, domain::PayAttempt> attempts;
+    std::vector<domain::PaymentAction> actions;
   };
 
   void InTransaction(const std::function<void(domain::InvoiceTx&)>& fn) override;

@@ -455,4 +455,113 @@ void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::Ge
   for (const auto& n : view.notifications) ToProto(n, out->add_notifications());
 }
 
+
+void RequireLinkToken(const std::string& token) {
+  if (token.empty()) throw errors::InvalidField("token", "is required");
+  if (token.size() > 128) throw errors::InvalidField("token", "must be at most 128 characters");
+  for (char c : token) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) throw errors::InvalidField("token", "must be a payment link token (base64url)");
+  }
+}
+
+domain::PayInvoiceCommand ToPayInvoiceCommand(const v1::PayInvoiceRequest& req, const std::string& caller) {
+  validation::RequireRequestId(req.request_id());
+  domain::PayInvoiceCommand cmd;
+  cmd.caller = caller;
+  cmd.request_id = req.request_id();
+  switch (req.invoice_case()) {
+    case v1::PayInvoiceRequest::kToken:
+      RequireLinkToken(req.token());
+      cmd.token = req.token();
+      break;
+    case v1::PayInvoiceRequest::kInvoiceId:
+      validation::RequireUuid("invoice_id", req.invoice_id());
+      cmd.invoice_id = req.invoice_id();
+      break;
+    case v1::PayInvoiceRequest::INVOICE_NOT_SET:
+      throw errors::InvalidField("token", "or invoice_id is required");
+  }
+  switch (req.method_case()) {
+    case v1::PayInvoiceRequest::kPaymentMethodId:
+      validation::RequireStripeId("payment_method_id", req.payment_method_id(), "pm_");
+      cmd.method = domain::PayMethod::kPaymentMethod;
+      cmd.method_id = req.payment_method_id();
+      break;
+    case v1::PayInvoiceRequest::kConfirmationTokenId:
+      validation::RequireStripeId("confirmation_token_id", req.confirmation_token_id(), "ctoken_");
+      cmd.method = domain::PayMethod::kConfirmationToken;
+      cmd.method_id = req.confirmation_token_id();
+      break;
+    case v1::PayInvoiceRequest::kHandledPaymentIntentId:
+      validation::RequireStripeId("handled_payment_intent_id", req.handled_payment_intent_id(), "pi_");
+      cmd.method = domain::PayMethod::kHandledNextAction;
+      cmd.method_id = req.handled_payment_intent_id();
+      break;
+    case v1::PayInvoiceRequest::METHOD_NOT_SET:
+      throw errors::InvalidField("payment_method_id", "or confirmation_token_id or handled_payment_intent_id is required");
+  }
+  if (req.accepted_agreement_ids_size() > 50) {
+    throw errors::InvalidField("accepted_agreement_ids", "may list at most 50 agreements");
+  }
+  for (const auto& id : req.accepted_agreement_ids()) {
+    validation::RequireId("accepted_agreement_ids", id);
+    cmd.accepted_agreement_ids.push_back(id);
+  }
+  validation::RequireReturnUrl("return_url", req.return_url());
+  cmd.return_url = req.return_url();
+  return cmd;
+}
+
+domain::PaymentEventCommand ToPaymentEventCommand(const v1::ApplyPaymentEventRequest& req, const std::string& caller) {
+  validation::RequireRequestId(req.request_id());
+  validation::RequireUuid("invoice_id", req.invoice_id());
+  validation::RequireUuid("payment_id", req.payment_id());
+  domain::PaymentEventCommand cmd;
+  cmd.caller = caller;
+  cmd.request_id = req.request_id();
+  cmd.invoice_id = req.invoice_id();
+  cmd.payment_id = req.payment_id();
+  if (!req.payment_intent_id().empty()) validation::RequireStripeId("payment_intent_id", req.payment_intent_id(), "pi_");
+  cmd.payment_intent_id = req.payment_intent_id();
+  switch (req.status()) {
+    case v1::PAYMENT_EVENT_STATUS_REQUIRES_ACTION: cmd.status = domain::AttemptStatus::kRequiresAction; break;
+    case v1::PAYMENT_EVENT_STATUS_PROCESSING: cmd.status = domain::AttemptStatus::kProcessing; break;
+    case v1::PAYMENT_EVENT_STATUS_SUCCEEDED: cmd.status = domain::AttemptStatus::kSucceeded; break;
+    case v1::PAYMENT_EVENT_STATUS_FAILED: cmd.status = domain::AttemptStatus::kFailed; break;
+    case v1::PAYMENT_EVENT_STATUS_CANCELED: cmd.status = domain::AttemptStatus::kCanceled; break;
+    default: throw errors::InvalidField("status", "must be a known PaymentEventStatus");
+  }
+  if (cmd.status == domain::AttemptStatus::kSucceeded) {
+    cmd.amount_received = protoconv::RequireMoney(req.amount_received(), req.has_amount_received(), "amount_received");
+  }
+  validation::RequireText("failure_code", req.failure_code(), 0, 100);
+  validation::RequireText("failure_message", req.failure_message(), 0, 1000);
+  cmd.failure_code = req.failure_code();
+  cmd.failure_message = req.failure_message();
+  // Only our own attempt_id matters; other metadata is the creator's.
+  if (auto it = req.metadata().find("attempt_id"); it != req.metadata().end() && !it->second.empty()) {
+    validation::RequireUuid("metadata[attempt_id]", it->second);
+    cmd.attempt_id = it->second;
+  }
+  return cmd;
+}
+
+void ToProto(const domain::PayInvoiceResult& r, const std::string& pay_url, v1::PayInvoiceResponse* out) {
+  switch (r.outcome) {
+    case domain::AttemptStatus::kSucceeded: out->set_outcome(v1::PAY_OUTCOME_SUCCEEDED); break;
+    case domain::AttemptStatus::kRequiresAction: out->set_outcome(v1::PAY_OUTCOME_REQUIRES_ACTION); break;
+    case domain::AttemptStatus::kFailed:
+    case domain::AttemptStatus::kCanceled: out->set_outcome(v1::PAY_OUTCOME_FAILED); break;
+    case domain::AttemptStatus::kStarted:
+    case domain::AttemptStatus::kProcessing: out->set_outcome(v1::PAY_OUTCOME_PROCESSING); break;
+  }
+  out->set_confirmation_code(r.confirmation_code);
+  out->set_client_secret(r.client_secret);
+  out->set_payment_intent_id(r.payment_intent_id);
+  out->set_failure_message(r.failure_message);
+  out->set_failure_code(r.failure_code);
+  ToProto(r.view.invoice, pay_url, out->mutable_invoice());
+}
+
 }  // namespace billing::invoice::api

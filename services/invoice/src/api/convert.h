@@ -5,6 +5,7 @@
 #include "billing/common/v1/money.pb.h"
 #include "billing/invoice/v1/invoice_service.pb.h"
 #include "domain/invoice_manager.h"
+#include "domain/pay_flow.h"
 #include "domain/model.h"
 #include "protoconv/protoconv.h"
 
@@ -25,6 +26,12 @@ domain::RecordExternalPaymentCommand ToRecordExternalPaymentCommand(const v1::Re
 domain::ResendInvoiceCommand ToResendInvoiceCommand(const v1::ResendInvoiceRequest& req, const std::string& caller);
 domain::CloseInvoiceCommand ToCloseInvoiceCommand(const v1::CloseInvoiceRequest& req, const std::string& caller);
 domain::InvoiceFilter ToInvoiceFilter(const v1::ListInvoicesRequest& req);
+domain::PayInvoiceCommand ToPayInvoiceCommand(const v1::PayInvoiceRequest& req, const std::string& caller);
+domain::PaymentEventCommand ToPaymentEventCommand(const v1::ApplyPaymentEventRequest& req, const std::string& caller);
+void ToProto(const domain::PayInvoiceResult& r, const std::string& pay_url, v1::PayInvoiceResponse* out);
+// A payment link token: 1..128 base64url characters. The token is a secret,
+// so the error never echoes it.
+void RequireLinkToken(const std::string& token);
 // A page token as given: bounded in size, checked by the domain.
 void RequirePageToken(const std::string& token);
 

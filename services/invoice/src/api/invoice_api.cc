@@ -7,23 +7,7 @@
 #include "validation/validation.h"
 
 namespace billing::invoice::api {
-namespace {
-
 using errors::InvalidField;
-
-// Link tokens are base64url; anything else cannot name an invoice. Checked
-// before the database so junk input never costs a query.
-void RequireToken(const std::string& token) {
-  if (token.empty()) throw InvalidField("token", "is required");
-  if (token.size() > 128) throw InvalidField("token", "must be at most 128 characters");
-  for (char c : token) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_';
-    if (!ok) throw InvalidField("token", "must be a payment link token (base64url)");
-  }
-}
-
-}  // namespace
 
 grpc::Status InvoiceApi::UpsertBooking(grpc::ServerContext* ctx, const v1::UpsertBookingRequest* req,
                                        v1::UpsertBookingResponse* resp) {
@@ -68,7 +52,7 @@ grpc::Status InvoiceApi::GetInvoice(grpc::ServerContext* ctx, const v1::GetInvoi
         view = manager_.GetInvoiceById(req->invoice_id());
         break;
       case v1::GetInvoiceRequest::kToken:
-        RequireToken(req->token());
+        RequireLinkToken(req->token());
         view = manager_.GetInvoiceByToken(req->token());
         break;
       case v1::GetInvoiceRequest::LOOKUP_NOT_SET:
@@ -137,13 +121,29 @@ grpc::Status InvoiceApi::ListInvoiceEvents(grpc::ServerContext* ctx, const v1::L
 
 // Served by the pay-flow release; the contract is public already so clients
 // can be written against it.
-grpc::Status InvoiceApi::PayInvoice(grpc::ServerContext*, const v1::PayInvoiceRequest*,
-                                    v1::PayInvoiceResponse*) {
-  return server::NotImplemented("PayInvoice");
+grpc::Status InvoiceApi::PayInvoice(grpc::ServerContext* ctx, const v1::PayInvoiceRequest* req,
+                                    v1::PayInvoiceResponse* resp) {
+  return server::Handle(ctx, [&] {
+    const auto cmd = ToPayInvoiceCommand(*req, server::CallerOf(ctx));
+    if (!cmd.invoice_id.empty()) server::Annotate(ctx, "invoice_id", cmd.invoice_id);
+    const auto result = pay_.Pay(cmd);
+    server::Annotate(ctx, "invoice_id", result.view.invoice.invoice_id);
+    server::Annotate(ctx, "attempt_outcome", std::string(domain::Name(result.outcome)));
+    if (!result.payment_intent_id.empty()) server::Annotate(ctx, "payment_intent_id", result.payment_intent_id);
+    ToProto(result, manager_.PayUrl(result.view.invoice), resp);
+  });
 }
-grpc::Status PaymentEventApi::ApplyPaymentEvent(grpc::ServerContext*, const v1::ApplyPaymentEventRequest*,
-                                                v1::ApplyPaymentEventResponse*) {
-  return server::NotImplemented("ApplyPaymentEvent");
+
+grpc::Status PaymentEventApi::ApplyPaymentEvent(grpc::ServerContext* ctx, const v1::ApplyPaymentEventRequest* req,
+                                                v1::ApplyPaymentEventResponse* resp) {
+  return server::Handle(ctx, [&] {
+    const auto cmd = ToPaymentEventCommand(*req, server::CallerOf(ctx));
+    server::Annotate(ctx, "invoice_id", cmd.invoice_id);
+    server::Annotate(ctx, "payment_id", cmd.payment_id);
+    const auto result = pay_.ApplyPaymentEvent(cmd);
+    resp->set_applied(result.applied);
+    ToProto(result.invoice, manager_.PayUrl(result.invoice), resp->mutable_invoice());
+  });
 }
 
 }  // namespace billing::invoice::api

@@ -2,6 +2,7 @@
 
 #include "billing/invoice/v1/invoice_service.grpc.pb.h"
 #include "domain/invoice_manager.h"
+#include "domain/pay_flow.h"
 
 namespace billing::invoice::api {
 
@@ -9,7 +10,7 @@ namespace billing::invoice::api {
 // and maps errors through server::Handle. No rules live here.
 class InvoiceApi final : public billing::invoice::v1::InvoiceService::Service {
  public:
-  explicit InvoiceApi(domain::InvoiceManager& manager) : manager_(manager) {}
+  InvoiceApi(domain::InvoiceManager& manager, domain::PayFlow& pay) : manager_(manager), pay_(pay) {}
 
   grpc::Status UpsertBooking(grpc::ServerContext* ctx, const v1::UpsertBookingRequest* req,
                              v1::UpsertBookingResponse* resp) override;
@@ -35,13 +36,20 @@ class InvoiceApi final : public billing::invoice::v1::InvoiceService::Service {
 
  private:
   domain::InvoiceManager& manager_;
+  domain::PayFlow& pay_;
 };
 
-// billing.invoice.v1.PaymentEventService (payments -> invoice).
+// billing.invoice.v1.PaymentEventService (payments -> invoice). Under mTLS
+// the caller's certificate name scopes its event keys.
 class PaymentEventApi final : public billing::invoice::v1::PaymentEventService::Service {
  public:
+  PaymentEventApi(domain::InvoiceManager& manager, domain::PayFlow& pay) : manager_(manager), pay_(pay) {}
   grpc::Status ApplyPaymentEvent(grpc::ServerContext* ctx, const v1::ApplyPaymentEventRequest* req,
                                  v1::ApplyPaymentEventResponse* resp) override;
+
+ private:
+  domain::InvoiceManager& manager_;
+  domain::PayFlow& pay_;
 };
 
 }  // namespace billing::invoice::api

@@ -109,6 +109,7 @@ Notifier::Accepted GrpcNotifier::Send(const std::string& request_id, const domai
       SetRecipient(r, req.mutable_recipient());
       req.set_invoice_id(r.invoice_id);
       ToProto(r.amount, req.mutable_amount_paid());
+      if (r.balance_remaining) ToProto(*r.balance_remaining, req.mutable_balance_remaining());
       req.set_business_name(r.business_name);
       SetBooking(r.booking, req.mutable_booking());
       nv1::SendReceiptResponse resp;

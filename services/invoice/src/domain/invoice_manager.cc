@@ -148,6 +148,7 @@ std::vector<Invoice> InvoiceManager::SettleIfNothingOwed(InvoiceTx& tx, const Bo
   if (booking.BalanceMinor() > 0) return settled;
   for (Invoice& inv : tx.LockOpenInvoices(booking.booking_id)) {
     inv.customer_payment_id = customer_payment_id;
+    DropPendingAttempt(tx, inv, "invoice " + inv.invoice_id + " was settled otherwise", now);
     Transition(tx, inv, InvoiceStatus::kPaid, type, reason, actor, request_id, now);
     settled.push_back(inv);
   }
@@ -222,6 +223,7 @@ UpsertBookingResult InvoiceManager::UpsertBooking(const UpsertBookingCommand& cm
     if (IsOff(incoming.status)) {
       const std::string reason = "booking " + id + " was " + std::string(Name(incoming.status));
       for (Invoice& inv : tx.LockOpenInvoices(id)) {
+        DropPendingAttempt(tx, inv, reason, now);
         Transition(tx, inv, InvoiceStatus::kCanceled, "CANCELED", reason, actor, cmd.request_id, now);
         result.changed_invoices.push_back(inv);
       }
@@ -333,6 +335,39 @@ NotificationRecord InvoiceManager::QueueNotification(InvoiceTx& tx, const Notifi
   n.created_at = now;
   n.outbox_id = tx.InsertNotification(n);
   return n;
+}
+
+void InvoiceManager::DropPendingAttempt(InvoiceTx& tx, Invoice& invoice, const std::string& why, Time now) {
+  if (!invoice.payment_pending) return;
+  if (auto attempt = tx.LockAttempt(invoice.pending_attempt_id); attempt && !attempt->payment_id.empty()) {
+    tx.QueuePaymentAction({.action_id = ids_.NewId(),
+                           .kind = PaymentActionKind::kCancel,
+                           .payment_id = attempt->payment_id,
+                           .invoice_id = invoice.invoice_id,
+                           .reason = why,
+                           .attempts = 0,
+                           .created_at = now});
+  }
+  // Without a payment id yet, the attempt's outcome decides when it arrives:
+  // the invoice no longer takes payments, so it is canceled or refunded.
+  invoice.payment_pending = false;
+  invoice.pending_attempt_id.clear();
+}
+
+NotificationRequest InvoiceManager::MessageRequest(NotificationPurpose purpose, const Invoice& invoice,
+                                                   const Booking& booking) const {
+  NotificationRequest r;
+  r.purpose = purpose;
+  r.channel = invoice.send_type;
+  r.email = invoice.send_to_email_override.empty() ? booking.customer.email : invoice.send_to_email_override;
+  r.phone = booking.customer.phone;
+  if (r.channel == Channel::kSms) r.email.clear();
+  if (r.channel == Channel::kEmail) r.phone.clear();
+  r.recipient_name = booking.customer.name;
+  r.invoice_id = invoice.invoice_id;
+  r.business_name = options_.business_name;
+  r.booking = DetailsOf(booking);
+  return r;
 }
 
 Invoice InvoiceManager::CreateInvoice(const CreateInvoiceCommand& cmd) {

@@ -151,7 +151,8 @@ class InvoiceManager {
   std::string PayUrl(const Invoice& invoice) const;
   static int64_t DueNow(const Invoice& invoice, const Booking& booking);
 
- private:
+  // Building blocks for the pay flow (domain/pay_flow), which works inside
+  // the same transactions.
   InvoiceView View(InvoiceTx& tx, Invoice invoice);
   // Moves an invoice to `to` and records why.
   void Transition(InvoiceTx& tx, Invoice& invoice, InvoiceStatus to, const std::string& type,
@@ -160,9 +161,18 @@ class InvoiceManager {
   std::vector<Invoice> SettleIfNothingOwed(InvoiceTx& tx, const Booking& booking, const std::string& type,
                                            const std::string& reason, const std::string& customer_payment_id,
                                            const std::string& actor, const std::string& request_id, Time now);
+  // An invoice that stops taking payments lets go of its attempt in progress:
+  // the attempt's payment is canceled through the payment-action outbox
+  // (money it captures anyway is refunded when its outcome arrives).
+  void DropPendingAttempt(InvoiceTx& tx, Invoice& invoice, const std::string& why, Time now);
+  // A receipt or a booking confirmation for the invoice's customer, by the
+  // invoice's channel.
+  NotificationRequest MessageRequest(NotificationPurpose purpose, const Invoice& invoice, const Booking& booking) const;
+  NotificationRecord QueueNotification(InvoiceTx& tx, const NotificationRequest& request, Time now);
+
+ private:
   NotificationRequest LinkRequest(const Invoice& invoice, const Booking& booking, Channel channel,
                                   const std::string& email) const;
-  NotificationRecord QueueNotification(InvoiceTx& tx, const NotificationRequest& request, Time now);
 
   InvoiceStore& store_;
   const clock::Clock& clock_;

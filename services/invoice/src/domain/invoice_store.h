@@ -82,6 +82,18 @@ class InvoiceTx {
   virtual std::vector<InvoiceEvent> ListEvents(const std::string& invoice_id, int64_t after_sequence,
                                                int limit) = 0;
 
+  // Pay attempts. UpdateAttempt writes status, payment ids, failure,
+  // next_check_at and updated_at.
+  virtual void InsertAttempt(const PayAttempt& attempt) = 0;
+  virtual std::optional<PayAttempt> FindAttempt(const std::string& attempt_id) = 0;
+  virtual std::optional<PayAttempt> LockAttempt(const std::string& attempt_id) = 0;
+  virtual std::optional<PayAttempt> LockAttemptByPayment(const std::string& payment_id) = 0;
+  virtual std::optional<PayAttempt> LockAttemptByIntent(const std::string& payment_intent_id) = 0;
+  virtual void UpdateAttempt(const PayAttempt& attempt) = 0;
+  // Queues a call to the payments service; a second one of the same kind for
+  // the same payment is ignored.
+  virtual void QueuePaymentAction(const PaymentAction& action) = 0;
+
   // Queues a notification in the outbox; returns its outbox id.
   virtual int64_t InsertNotification(const NotificationRecord& notification) = 0;
   virtual std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) = 0;
@@ -94,6 +106,20 @@ class InvoiceStore {
   // throws. fn may be run again after a transient database failure, so it
   // must not have side effects outside the transaction.
   virtual void InTransaction(const std::function<void(InvoiceTx&)>& fn) = 0;
+};
+
+// The pay flow's background work as its workers see it. Each call is one
+// transaction; claims lease rows (SKIP LOCKED) so replicas share the work.
+class PaymentWork {
+ public:
+  virtual ~PaymentWork() = default;
+  // Attempts in progress whose next check is due, leased until lease_until.
+  virtual std::vector<PayAttempt> ClaimAttemptsToCheck(Time now, Time lease_until, int limit) = 0;
+  // Calls owed to the payments service, due, leased; counts the attempt.
+  virtual std::vector<PaymentAction> ClaimPaymentActions(Time now, Time lease_until, int limit) = 0;
+  virtual void MarkActionDone(const std::string& action_id, Time now) = 0;
+  virtual void MarkActionRetry(const std::string& action_id, const std::string& error, Time next_attempt_at) = 0;
+  virtual void MarkActionFailed(const std::string& action_id, const std::string& error, Time now) = 0;
 };
 
 // The outbox as the dispatcher sees it. Each call is one transaction. State

@@ -56,7 +56,41 @@ bool Digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
 
 bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
+constexpr enums::Table<AttemptStatus, 6> kAttemptStatuses = {{
+    {AttemptStatus::kStarted, "STARTED"},
+    {AttemptStatus::kRequiresAction, "REQUIRES_ACTION"},
+    {AttemptStatus::kProcessing, "PROCESSING"},
+    {AttemptStatus::kSucceeded, "SUCCEEDED"},
+    {AttemptStatus::kFailed, "FAILED"},
+    {AttemptStatus::kCanceled, "CANCELED"},
+}};
+constexpr enums::Table<PaymentActionKind, 2> kActionKinds = {{
+    {PaymentActionKind::kCancel, "CANCEL"},
+    {PaymentActionKind::kRefund, "REFUND"},
+}};
+
 }  // namespace
+
+std::string_view Name(AttemptStatus s) { return enums::Name(kAttemptStatuses, s); }
+std::optional<AttemptStatus> ParseAttemptStatus(std::string_view s) { return enums::Parse(kAttemptStatuses, s); }
+std::string_view Name(PaymentActionKind k) { return enums::Name(kActionKinds, k); }
+std::optional<PaymentActionKind> ParsePaymentActionKind(std::string_view s) { return enums::Parse(kActionKinds, s); }
+
+bool IsInProgress(AttemptStatus s) {
+  return s == AttemptStatus::kStarted || s == AttemptStatus::kRequiresAction || s == AttemptStatus::kProcessing;
+}
+
+int Rank(AttemptStatus s) {
+  switch (s) {
+    case AttemptStatus::kStarted: return 0;
+    case AttemptStatus::kRequiresAction: return 1;
+    case AttemptStatus::kProcessing: return 2;
+    case AttemptStatus::kFailed:
+    case AttemptStatus::kCanceled: return 3;
+    case AttemptStatus::kSucceeded: return 4;
+  }
+  return 0;
+}
 
 std::string_view Name(BookingStatus s) { return enums::Name(kBookingStatuses, s); }
 std::string_view Name(Channel c) { return enums::Name(kChannels, c); }

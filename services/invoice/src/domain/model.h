@@ -22,6 +22,13 @@ enum class PaymentSource { kInvoice, kDashboard, kAutoCharge, kOther };
 enum class NotificationPurpose { kInvoiceLink, kReceipt, kBookingConfirmation, kPaymentReminder };
 // PENDING: in our outbox; QUEUED: accepted by notify; SENT / FAILED: final.
 enum class NotificationState { kPending, kQueued, kSent, kFailed };
+// One PayInvoice attempt as the payments service reports it. STARTED: the
+// call to payments is out, or its answer was lost.
+enum class AttemptStatus { kStarted, kRequiresAction, kProcessing, kSucceeded, kFailed, kCanceled };
+// What the invoice service owes the payments service for a payment.
+enum class PaymentActionKind { kCancel, kRefund };
+// How the customer pays in a PayInvoice call.
+enum class PayMethod { kPaymentMethod, kConfirmationToken, kHandledNextAction };
 
 // Stable names, used in the database and the event log.
 std::string_view Name(BookingStatus s);
@@ -36,6 +43,15 @@ std::string_view Name(NotificationPurpose p);
 std::string_view Name(NotificationState s);
 std::optional<NotificationPurpose> ParseNotificationPurpose(std::string_view s);
 std::optional<NotificationState> ParseNotificationState(std::string_view s);
+std::string_view Name(AttemptStatus s);
+std::optional<AttemptStatus> ParseAttemptStatus(std::string_view s);
+std::string_view Name(PaymentActionKind k);
+std::optional<PaymentActionKind> ParsePaymentActionKind(std::string_view s);
+// In progress: STARTED, REQUIRES_ACTION, PROCESSING.
+bool IsInProgress(AttemptStatus s);
+// Attempts only move forward (late or repeated news changes nothing);
+// captured money outranks everything, FAILED and CANCELED rank the same.
+int Rank(AttemptStatus s);
 
 // Canceled, voided and postponed bookings cannot be billed (seed 002).
 bool IsOff(BookingStatus s);
@@ -101,6 +117,7 @@ struct Invoice {
   std::optional<Time> due_at{};
   std::string status_reason{};
   bool payment_pending = false;
+  std::string pending_attempt_id{};  // the attempt in progress, while payment_pending
   std::string customer_payment_id{};
   Time created_at{};
   Time updated_at{};
@@ -151,6 +168,7 @@ struct NotificationRequest {
   std::string invoice_id{};
   std::string pay_url{};
   Money amount{};  // due now (links, reminders) or paid (receipts)
+  std::optional<Money> balance_remaining{};  // receipts: what the booking still owes
   std::string business_name{};
   BookingDetails booking{};
   std::optional<Time> due_at{};
@@ -172,6 +190,35 @@ struct NotificationRecord {
   int attempts = 0;
   Time created_at{};
   std::optional<Time> sent_at{};
+};
+
+// One attempt to pay an invoice (PayInvoice), and what became of it.
+struct PayAttempt {
+  std::string attempt_id{};
+  std::string invoice_id{};
+  std::string caller{};
+  std::string request_id{};  // the PayInvoice call that started it
+  Money amount{};
+  AttemptStatus status = AttemptStatus::kStarted;
+  std::string payment_id{};         // the payments service's, once known
+  std::string payment_intent_id{};  // once known
+  std::string failure_code{};
+  std::string failure_message{};
+  std::optional<Time> next_check_at{};
+  Time created_at{};
+  Time updated_at{};
+};
+
+// A call the invoice service owes the payments service, kept in an outbox
+// written with the decision.
+struct PaymentAction {
+  std::string action_id{};
+  PaymentActionKind kind = PaymentActionKind::kCancel;
+  std::string payment_id{};
+  std::string invoice_id{};
+  std::string reason{};
+  int attempts = 0;
+  Time created_at{};
 };
 
 // A claimed idempotency key: which operation it belongs to, a fingerprint of

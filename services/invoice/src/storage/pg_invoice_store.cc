@@ -78,7 +78,41 @@ Invoice ReadInvoice(const soci::row& row) {
   inv.created_at = r.TimeAt();
   inv.updated_at = r.TimeAt();
   inv.paid_at = r.OptTime();
+  inv.pending_attempt_id = r.Str();
   return inv;
+}
+
+domain::PayAttempt ReadAttempt(const soci::row& row) {
+  RowReader r(row);
+  domain::PayAttempt a;
+  a.attempt_id = r.Str();
+  a.invoice_id = r.Str();
+  a.caller = r.Str();
+  a.request_id = r.Str();
+  a.amount.currency = r.Str();
+  a.amount.amount_minor = r.Int();
+  a.status = Parsed(domain::ParseAttemptStatus(r.Str()), "pay attempt status");
+  a.payment_id = r.Str();
+  a.payment_intent_id = r.Str();
+  a.failure_code = r.Str();
+  a.failure_message = r.Str();
+  a.next_check_at = r.OptTime();
+  a.created_at = r.TimeAt();
+  a.updated_at = r.TimeAt();
+  return a;
+}
+
+domain::PaymentAction ReadAction(const soci::row& row) {
+  RowReader r(row);
+  domain::PaymentAction a;
+  a.action_id = r.Str();
+  a.kind = Parsed(domain::ParsePaymentActionKind(r.Str()), "payment action kind");
+  a.payment_id = r.Str();
+  a.invoice_id = r.Str();
+  a.reason = r.Str();
+  a.attempts = r.Int32();
+  a.created_at = r.TimeAt();
+  return a;
 }
 
 CustomerPayment ReadPayment(const soci::row& row) {
@@ -116,6 +150,7 @@ json RequestToJson(const NotificationRequest& n) {
               {"end_date", n.booking.end_date},
               {"confirmation_code", n.booking.confirmation_code}}}};
   if (n.due_at) j["due_at_us"] = clock::ToUnixMicros(*n.due_at);
+  if (n.balance_remaining) j["balance_remaining_minor"] = n.balance_remaining->amount_minor;
   return j;
 }
 
@@ -134,6 +169,9 @@ NotificationRequest RequestFromJson(const json& j) {
   n.booking = {b.at("booking_id"), b.at("activity_name"), b.at("date"), b.at("start"),
                b.at("end"),        b.at("end_date"),      b.at("confirmation_code")};
   if (j.contains("due_at_us")) n.due_at = clock::FromUnixMicros(j.at("due_at_us").get<int64_t>());
+  if (j.contains("balance_remaining_minor")) {
+    n.balance_remaining = domain::Money{j.at("balance_remaining_minor").get<int64_t>(), n.amount.currency};
+  }
   return n;
 }
 
@@ -319,7 +357,8 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     long long updated = clock::ToUnixMicros(inv.updated_at);
     OptMicros paid(inv.paid_at);
     sql_ << sql::kUpdateInvoice, use(status, "status"), use(inv.status_reason, "status_reason"),
-        use(pending, "payment_pending"), use(inv.customer_payment_id, "customer_payment_id"),
+        use(pending, "payment_pending"), use(inv.pending_attempt_id, "pending_attempt_id"),
+        use(inv.customer_payment_id, "customer_payment_id"),
         use(updated, "updated"), use(paid.value, paid.ind, "paid"), use(inv.invoice_id, "invoice_id");
   }
 
@@ -386,6 +425,53 @@ class PgInvoiceTx final : public domain::InvoiceTx {
       e.actor = r.Str();
       return e;
     });
+  }
+
+  void InsertAttempt(const domain::PayAttempt& a) override {
+    const std::string status(domain::Name(a.status));
+    long long amount = a.amount.amount_minor;
+    OptMicros next(a.next_check_at);
+    long long created = clock::ToUnixMicros(a.created_at);
+    long long updated = clock::ToUnixMicros(a.updated_at);
+    sql_ << sql::kInsertAttempt, use(a.attempt_id, "attempt_id"), use(a.invoice_id, "invoice_id"),
+        use(a.caller, "caller"), use(a.request_id, "request_id"), use(a.amount.currency, "currency"),
+        use(amount, "amount_minor"), use(status, "status"), use(a.payment_id, "payment_id"),
+        use(a.payment_intent_id, "payment_intent_id"), use(a.failure_code, "failure_code"),
+        use(a.failure_message, "failure_message"), use(next.value, next.ind, "next_check_at"),
+        use(created, "created_at"), use(updated, "updated_at");
+  }
+  std::optional<domain::PayAttempt> FindAttempt(const std::string& attempt_id) override {
+    return SelectOne<domain::PayAttempt>(sql::kSelectAttempt, "attempt_id", attempt_id, ReadAttempt);
+  }
+  std::optional<domain::PayAttempt> LockAttempt(const std::string& attempt_id) override {
+    if (attempt_id.empty()) return std::nullopt;
+    return SelectOne<domain::PayAttempt>(sql::kLockAttempt, "attempt_id", attempt_id, ReadAttempt);
+  }
+  std::optional<domain::PayAttempt> LockAttemptByPayment(const std::string& payment_id) override {
+    if (payment_id.empty()) return std::nullopt;
+    return SelectOne<domain::PayAttempt>(sql::kLockAttemptByPayment, "payment_id", payment_id, ReadAttempt);
+  }
+  std::optional<domain::PayAttempt> LockAttemptByIntent(const std::string& payment_intent_id) override {
+    if (payment_intent_id.empty()) return std::nullopt;
+    return SelectOne<domain::PayAttempt>(sql::kLockAttemptByIntent, "payment_intent_id", payment_intent_id,
+                                         ReadAttempt);
+  }
+  void UpdateAttempt(const domain::PayAttempt& a) override {
+    const std::string status(domain::Name(a.status));
+    long long amount = a.amount.amount_minor;
+    OptMicros next(a.next_check_at);
+    long long updated = clock::ToUnixMicros(a.updated_at);
+    sql_ << sql::kUpdateAttempt, use(status, "status"), use(amount, "amount_minor"), use(a.payment_id, "payment_id"),
+        use(a.payment_intent_id, "payment_intent_id"), use(a.failure_code, "failure_code"),
+        use(a.failure_message, "failure_message"), use(next.value, next.ind, "next_check_at"),
+        use(updated, "updated_at"), use(a.attempt_id, "attempt_id");
+  }
+  void QueuePaymentAction(const domain::PaymentAction& a) override {
+    const std::string kind(domain::Name(a.kind));
+    long long created = clock::ToUnixMicros(a.created_at);
+    sql_ << sql::kQueuePaymentAction, use(a.action_id, "action_id"), use(kind, "kind"),
+        use(a.payment_id, "payment_id"), use(a.invoice_id, "invoice_id"), use(a.reason, "reason"),
+        use(created, "created_at");
   }
 
   int64_t InsertNotification(const NotificationRecord& n) override {
@@ -551,6 +637,47 @@ int64_t PgInvoiceStore::Backlog() {
     long long count = 0;
     sql << sql::kCountPendingNotifications, into(count);
     return static_cast<int64_t>(count);
+  });
+}
+
+std::vector<domain::PayAttempt> PgInvoiceStore::ClaimAttemptsToCheck(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    long long lease_us = clock::ToUnixMicros(lease_until);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimAttemptsToCheck, use(lease_us, "lease_until"),
+                                    use(now_us, "now"), use(limit, "limit"));
+    return ReadAll(rows, ReadAttempt);
+  });
+}
+
+std::vector<domain::PaymentAction> PgInvoiceStore::ClaimPaymentActions(Time now, Time lease_until, int limit) {
+  return pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    long long lease_us = clock::ToUnixMicros(lease_until);
+    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimPaymentActions, use(lease_us, "lease_until"),
+                                    use(now_us, "now"), use(limit, "limit"));
+    return ReadAll(rows, ReadAction);
+  });
+}
+
+void PgInvoiceStore::MarkActionDone(const std::string& action_id, Time now) {
+  pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    sql << sql::kMarkActionDone, use(now_us, "now"), use(action_id, "action_id");
+  });
+}
+
+void PgInvoiceStore::MarkActionRetry(const std::string& action_id, const std::string& error, Time next_attempt_at) {
+  pool_.Transact([&](soci::session& sql) {
+    long long next = clock::ToUnixMicros(next_attempt_at);
+    sql << sql::kMarkActionRetry, use(next, "next"), use(error, "error"), use(action_id, "action_id");
+  });
+}
+
+void PgInvoiceStore::MarkActionFailed(const std::string& action_id, const std::string& error, Time now) {
+  pool_.Transact([&](soci::session& sql) {
+    long long now_us = clock::ToUnixMicros(now);
+    sql << sql::kMarkActionFailed, use(now_us, "now"), use(error, "error"), use(action_id, "action_id");
   });
 }
 

@@ -7,7 +7,9 @@ namespace billing::invoice::storage {
 
 // The invoice service's data on PostgreSQL (schema: migrations/), both as
 // the domain's transactional store and as the notification outbox.
-class PgInvoiceStore final : public domain::InvoiceStore, public domain::NotificationOutbox {
+class PgInvoiceStore final : public domain::InvoiceStore,
+                             public domain::NotificationOutbox,
+                             public domain::PaymentWork {
  public:
   explicit PgInvoiceStore(db::Pool& pool) : pool_(pool) {}
 
@@ -25,6 +27,13 @@ class PgInvoiceStore final : public domain::InvoiceStore, public domain::Notific
                       std::optional<domain::Time> sent_at, const domain::InvoiceEvent& event) override;
   bool Requeue(int64_t outbox_id, domain::Time now, const domain::InvoiceEvent& event) override;
   int64_t Backlog() override;
+
+  std::vector<domain::PayAttempt> ClaimAttemptsToCheck(domain::Time now, domain::Time lease_until, int limit) override;
+  std::vector<domain::PaymentAction> ClaimPaymentActions(domain::Time now, domain::Time lease_until,
+                                                         int limit) override;
+  void MarkActionDone(const std::string& action_id, domain::Time now) override;
+  void MarkActionRetry(const std::string& action_id, const std::string& error, domain::Time next_attempt_at) override;
+  void MarkActionFailed(const std::string& action_id, const std::string& error, domain::Time now) override;
 
  private:
   db::Pool& pool_;

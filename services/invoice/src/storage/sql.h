@@ -60,7 +60,7 @@ inline constexpr char kBookingHasInvoicesOrPayments[] =
   "send_to_email_override, send_type, token, line_items::TEXT, fees::TEXT, custom_fields::TEXT, " \
   BILLING_US("due_at") ", status_reason, payment_pending::INT, "                                 \
   "COALESCE(customer_payment_id::TEXT, ''), " BILLING_US("created_at") ", "                      \
-  BILLING_US("updated_at") ", " BILLING_US("paid_at")
+  BILLING_US("updated_at") ", " BILLING_US("paid_at") ", COALESCE(pending_attempt_id::TEXT, '')"
 
 inline constexpr char kInsertInvoice[] =
     "INSERT INTO invoices (invoice_id, booking_id, status, currency, amount_minor, confirm_on_pay, "
@@ -82,6 +82,7 @@ inline constexpr char kLockOpenInvoicesOfBooking[] =
 inline constexpr char kUpdateInvoice[] =
     "UPDATE invoices SET status = :status, status_reason = :status_reason, "
     "payment_pending = CAST(:payment_pending AS INT)::BOOLEAN, "
+    "pending_attempt_id = CAST(NULLIF(:pending_attempt_id, '') AS UUID), "
     "customer_payment_id = CAST(NULLIF(:customer_payment_id, '') AS UUID), "
     "updated_at = " BILLING_TS(":updated") ", paid_at = " BILLING_TS(":paid") " "
     "WHERE invoice_id = CAST(:invoice_id AS UUID)";
@@ -179,6 +180,60 @@ inline constexpr char kCountPendingNotifications[] =
     "SELECT count(*) FROM invoice_notifications WHERE state = 'PENDING'";
 
 #undef BILLING_BOOKING_COLUMNS
+// --- pay attempts and payment actions ---
+#define BILLING_ATTEMPT_COLUMNS                                                                              \
+  "attempt_id::TEXT, invoice_id::TEXT, caller, request_id, currency, amount_minor, status, "                \
+  "COALESCE(payment_id::TEXT, ''), COALESCE(payment_intent_id, ''), failure_code, failure_message, " BILLING_US( \
+      "next_check_at") ", " BILLING_US("created_at") ", " BILLING_US("updated_at")
+
+inline constexpr char kInsertAttempt[] =
+    "INSERT INTO pay_attempts (attempt_id, invoice_id, caller, request_id, currency, amount_minor, status, "
+    "payment_id, payment_intent_id, failure_code, failure_message, next_check_at, created_at, updated_at) VALUES ("
+    "CAST(:attempt_id AS UUID), CAST(:invoice_id AS UUID), :caller, :request_id, :currency, :amount_minor, :status, "
+    "CAST(NULLIF(:payment_id, '') AS UUID), NULLIF(:payment_intent_id, ''), :failure_code, :failure_message, "
+    BILLING_TS(":next_check_at") ", " BILLING_TS(":created_at") ", " BILLING_TS(":updated_at") ")";
+inline constexpr char kSelectAttempt[] =
+    "SELECT " BILLING_ATTEMPT_COLUMNS " FROM pay_attempts WHERE attempt_id = CAST(:attempt_id AS UUID)";
+inline constexpr char kLockAttempt[] =
+    "SELECT " BILLING_ATTEMPT_COLUMNS " FROM pay_attempts WHERE attempt_id = CAST(:attempt_id AS UUID) FOR UPDATE";
+inline constexpr char kLockAttemptByPayment[] =
+    "SELECT " BILLING_ATTEMPT_COLUMNS " FROM pay_attempts WHERE payment_id = CAST(:payment_id AS UUID) FOR UPDATE";
+inline constexpr char kLockAttemptByIntent[] =
+    "SELECT " BILLING_ATTEMPT_COLUMNS " FROM pay_attempts WHERE payment_intent_id = :payment_intent_id "
+    "ORDER BY created_at DESC LIMIT 1 FOR UPDATE";
+inline constexpr char kUpdateAttempt[] =
+    "UPDATE pay_attempts SET status = :status, amount_minor = :amount_minor, "
+    "payment_id = CAST(NULLIF(:payment_id, '') AS UUID), payment_intent_id = NULLIF(:payment_intent_id, ''), "
+    "failure_code = :failure_code, failure_message = :failure_message, "
+    "next_check_at = " BILLING_TS(":next_check_at") ", updated_at = " BILLING_TS(":updated_at") " "
+    "WHERE attempt_id = CAST(:attempt_id AS UUID)";
+// Attempts nobody has reported on lately, one replica each (leased).
+inline constexpr char kClaimAttemptsToCheck[] =
+    "UPDATE pay_attempts SET next_check_at = " BILLING_TS(":lease_until") " WHERE attempt_id IN ("
+    "SELECT attempt_id FROM pay_attempts WHERE next_check_at <= " BILLING_TS(":now") " "
+    "AND status IN ('STARTED', 'REQUIRES_ACTION', 'PROCESSING') ORDER BY next_check_at LIMIT :limit "
+    "FOR UPDATE SKIP LOCKED) RETURNING " BILLING_ATTEMPT_COLUMNS;
+
+inline constexpr char kQueuePaymentAction[] =
+    "INSERT INTO payment_actions (action_id, kind, payment_id, invoice_id, reason, next_attempt_at, created_at) "
+    "VALUES (CAST(:action_id AS UUID), :kind, CAST(:payment_id AS UUID), CAST(:invoice_id AS UUID), :reason, "
+    BILLING_TS(":created_at") ", " BILLING_TS(":created_at") ") ON CONFLICT (kind, payment_id) DO NOTHING";
+inline constexpr char kClaimPaymentActions[] =
+    "UPDATE payment_actions SET attempts = attempts + 1, next_attempt_at = " BILLING_TS(":lease_until") " "
+    "WHERE action_id IN (SELECT action_id FROM payment_actions WHERE state = 'PENDING' AND next_attempt_at <= "
+    BILLING_TS(":now") " ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING action_id::TEXT, kind, payment_id::TEXT, invoice_id::TEXT, reason, attempts, " BILLING_US("created_at");
+inline constexpr char kMarkActionDone[] =
+    "UPDATE payment_actions SET state = 'DONE', done_at = " BILLING_TS(":now") ", last_error = '' "
+    "WHERE action_id = CAST(:action_id AS UUID) AND state = 'PENDING'";
+inline constexpr char kMarkActionRetry[] =
+    "UPDATE payment_actions SET next_attempt_at = " BILLING_TS(":next") ", last_error = :error "
+    "WHERE action_id = CAST(:action_id AS UUID) AND state = 'PENDING'";
+inline constexpr char kMarkActionFailed[] =
+    "UPDATE payment_actions SET state = 'FAILED', done_at = " BILLING_TS(":now") ", last_error = :error "
+    "WHERE action_id = CAST(:action_id AS UUID) AND state = 'PENDING'";
+
+#undef BILLING_ATTEMPT_COLUMNS
 #undef BILLING_INVOICE_COLUMNS
 #undef BILLING_NOTIFICATION_COLUMNS
 #undef BILLING_US

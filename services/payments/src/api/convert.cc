@@ -12,31 +12,6 @@ using errors::InvalidField;
 // Stripe's largest amount in any currency (eight digits).
 constexpr int64_t kStripeMaxAmount = 99'999'999;
 
-// Stripe object ids: a known prefix, then letters, digits and underscores
-// (test aliases such as pm_card_visa included).
-void CheckStripeId(const std::string& field, const std::string& id, const std::string& prefix) {
-  if (id.empty()) throw InvalidField(field, "is required");
-  if (id.size() > 255) throw InvalidField(field, "must be at most 255 characters");
-  bool ok = id.rfind(prefix, 0) == 0 && id.size() > prefix.size();
-  for (char c : id) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
-  }
-  if (!ok) throw InvalidField(field, "must be a Stripe id starting with " + prefix);
-}
-
-void CheckReturnUrl(const std::string& url) {
-  if (url.empty()) return;
-  if (url.size() > 2048) throw InvalidField("return_url", "must be at most 2048 characters");
-  const bool https = url.rfind("https://", 0) == 0 && url.size() > 8;
-  const bool local = url.rfind("http://localhost", 0) == 0 || url.rfind("http://127.0.0.1", 0) == 0;
-  if (!https && !local) throw InvalidField("return_url", "must be an https URL");
-  for (char c : url) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7F || c == '"' || c == '<' || c == '>' || c == '\\') {
-      throw InvalidField("return_url", "must be a URL without spaces, quotes or angle brackets");
-    }
-  }
-}
 
 // Stripe's metadata limits: 50 keys of 40 characters, values of 500; we
 // keep 20 for the caller (ours ride along) and reserve our own keys.
@@ -93,7 +68,7 @@ v1::RefundReason ToProto(domain::RefundReason r) {
 
 }  // namespace
 
-void CheckPaymentIntentId(const std::string& field, const std::string& id) { CheckStripeId(field, id, "pi_"); }
+void CheckPaymentIntentId(const std::string& field, const std::string& id) { validation::RequireStripeId(field, id, "pi_"); }
 
 domain::CreatePaymentCommand ToCommand(const v1::CreatePaymentRequest& req, const std::string& caller) {
   validation::RequireRequestId(req.request_id());
@@ -105,19 +80,19 @@ domain::CreatePaymentCommand ToCommand(const v1::CreatePaymentRequest& req, cons
   cmd.amount = CheckAmount(req.amount(), req.has_amount(), "amount");
   switch (req.method_case()) {
     case v1::CreatePaymentRequest::kPaymentMethodId:
-      CheckStripeId("payment_method_id", req.payment_method_id(), "pm_");
+      validation::RequireStripeId("payment_method_id", req.payment_method_id(), "pm_");
       cmd.method_kind = domain::MethodKind::kPaymentMethod;
       cmd.method_id = req.payment_method_id();
       break;
     case v1::CreatePaymentRequest::kConfirmationTokenId:
-      CheckStripeId("confirmation_token_id", req.confirmation_token_id(), "ctoken_");
+      validation::RequireStripeId("confirmation_token_id", req.confirmation_token_id(), "ctoken_");
       cmd.method_kind = domain::MethodKind::kConfirmationToken;
       cmd.method_id = req.confirmation_token_id();
       break;
     case v1::CreatePaymentRequest::METHOD_NOT_SET:
       throw InvalidField("payment_method_id", "or confirmation_token_id is required");
   }
-  CheckReturnUrl(req.return_url());
+  validation::RequireReturnUrl("return_url", req.return_url());
   cmd.return_url = req.return_url();
   validation::RequireText("description", req.description(), 0, 500);
   cmd.description = req.description();

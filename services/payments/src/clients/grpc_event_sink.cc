@@ -37,6 +37,7 @@ domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
   req.set_failure_code(e.failure_code);
   req.set_failure_message(e.failure_message);
   protoconv::ToProto(e.occurred_at, req.mutable_occur_time());
+  for (const auto& [k, v] : e.metadata) (*req.mutable_metadata())[k] = v;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   ctx.AddMetadata("x-request-id", e.event_key);

@@ -154,6 +154,9 @@ struct PaymentEvent {
   Time occurred_at{};
   int attempts = 0;
   int64_t seq = 0;  // the outbox's order
+  // The payment's metadata (the invoice service's attempt_id), read with
+  // the event rather than copied into it.
+  std::map<std::string, std::string> metadata{};
 };
 
 // The request fields that define an idempotent call, for the fingerprint.

@@ -109,6 +109,7 @@ PaymentEvent ReadEvent(const soci::row& row) {
   e.occurred_at = r.TimeAt();
   e.attempts = r.Int32();
   e.seq = r.Int();
+  e.metadata = ParseMetadata(r.Str());
   return e;
 }
 

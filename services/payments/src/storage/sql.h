@@ -24,7 +24,8 @@ namespace billing::payments::storage::sql {
       "created_at") ", " BILLING_US("last_used_at")
 #define BILLING_EVENT_COLUMNS                                                                                       \
   "event_key, payment_id::TEXT, invoice_id, payment_intent_id, status, amount_received_minor, currency, "          \
-  "failure_code, failure_message, " BILLING_US("occurred_at") ", attempts, seq"
+  "failure_code, failure_message, " BILLING_US("occurred_at") ", attempts, seq, "                                 \
+  "(SELECT p.metadata::TEXT FROM payments p WHERE p.payment_id = payment_events_outbox.payment_id)"
 
 // --- idempotency keys ---
 // A concurrent insert of the same key waits for the first to commit, then
