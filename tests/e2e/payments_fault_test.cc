@@ -166,6 +166,7 @@ TEST_F(PaymentsE2eTest, KilledDuringTheCreateCallNeverCharges) {
 TEST_F(PaymentsE2eTest, AnAbandonedPaymentThatCapturesMoneyIsRefundedAutomatically) {
   StartPayments();
   const auto p = Create("abandon-1", "pm_card_threeDSecure2Required");
+  EXPECT_FALSE(p.has_abandon_time());
   ASSERT_EQ(p.status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
   // The invoice gives up on the payment while Stripe cannot be reached...
   AddFault({{"method", "POST"}, {"path", "/v1/payment_intents/*/cancel"}, {"action", "error"}, {"status", 503},
@@ -187,6 +188,9 @@ TEST_F(PaymentsE2eTest, AnAbandonedPaymentThatCapturesMoneyIsRefundedAutomatical
       << svc_->Logs();
   const auto done = Get(p.payment_id());
   EXPECT_EQ(done.status(), pv1::PAYMENT_STATUS_SUCCEEDED) << "Stripe's truth";
+  // ...with the mark that tells a caller the money is not theirs to keep
+  // (invoice reads a payment with abandon_time as CANCELED).
+  EXPECT_TRUE(done.has_abandon_time());
   ASSERT_EQ(done.refunds_size(), 1);
   EXPECT_EQ(done.refunds(0).status(), pv1::REFUND_STATUS_SUCCEEDED);
   EXPECT_EQ(Ledger()["summary"]["refunded"]["usd"], 2000);

@@ -6,6 +6,7 @@
 #include "errors/error.h"
 #include "unit/error_of.h"
 #include "unit/invoice/fake_invoice_store.h"
+#include "unit/invoice/sequential_ids.h"
 
 namespace billing::invoice::domain {
 namespace {
@@ -13,20 +14,7 @@ namespace {
 using errors::Reason;
 using billing::testing::ErrorOf;
 
-// Deterministic ids and tokens.
-class SequentialIds final : public ids::IdGenerator {
- public:
-  std::string NewId() override { return "00000000-0000-4000-8000-" + Pad(++n_); }
-  std::string NewSecretToken() override { return "token" + std::to_string(++t_); }
-
- private:
-  static std::string Pad(int n) {
-    std::string s = std::to_string(n);
-    return std::string(12 - s.size(), '0') + s;
-  }
-  int n_ = 0;
-  int t_ = 0;
-};
+using testing::SequentialIds;
 
 class InvoiceManagerTest : public ::testing::Test {
  protected:

@@ -142,7 +142,9 @@ grpc::Status PaymentEventApi::ApplyPaymentEvent(grpc::ServerContext* ctx, const 
     server::Annotate(ctx, "payment_id", cmd.payment_id);
     const auto result = pay_.ApplyPaymentEvent(cmd);
     resp->set_applied(result.applied);
-    ToProto(result.invoice, manager_.PayUrl(result.invoice), resp->mutable_invoice());
+    // The payment link is the customer's secret; payments has no use for it.
+    ToProto(result.invoice, "", resp->mutable_invoice());
+    resp->mutable_invoice()->clear_token();
   });
 }
 

@@ -32,6 +32,9 @@ std::string ReasonOf(const grpc::Status& status) {
       if (reason == "PAYMENT_STATE_CONFLICT" || reason == "REFUND_EXCEEDS_CAPTURED") {
         throw Payments::Error(Payments::Failure::kConflict, message);
       }
+      // Our key with other request fields: whatever the first call did is
+      // not known from here, so it is looked up, never taken as a refusal.
+      if (reason == "IDEMPOTENCY_KEY_REUSED") throw Payments::Error(Payments::Failure::kUnavailable, message);
       throw Payments::Error(Payments::Failure::kRejected, message);
     }
     case grpc::StatusCode::INVALID_ARGUMENT:
@@ -62,6 +65,9 @@ domain::PaymentView ViewOf(const pv1::Payment& p) {
   v.payment_id = p.payment_id();
   v.payment_intent_id = p.payment_intent_id();
   v.status = StatusOf(p.status());
+  // Given up by payments, then succeeded anyway: payments refunds it on its
+  // own (and reports it CANCELED in its events), so it pays nothing here.
+  if (p.has_abandon_time() && v.status == domain::AttemptStatus::kSucceeded) v.status = domain::AttemptStatus::kCanceled;
   v.client_secret = p.client_secret();
   if (p.has_amount_received()) v.amount_received = protoconv::FromProto(p.amount_received());
   v.failure_code = p.failure().decline_code().empty() ? p.failure().code() : p.failure().decline_code();

@@ -283,6 +283,13 @@ RecordExternalPaymentResult InvoiceManager::RecordExternalPayment(const RecordEx
                   "payment_intent_id " + cmd.payment_intent_id + " is already recorded as a payment",
                   "payment_intent_id");
     }
+    // An invoice's own card payment is recorded by the pay flow when it
+    // succeeds; recording it here too would count the money twice.
+    if (!cmd.payment_intent_id.empty() && tx.LockAttemptByIntent(cmd.payment_intent_id)) {
+      throw Error(Reason::kPaymentAlreadyRecorded,
+                  "payment_intent_id " + cmd.payment_intent_id + " belongs to an invoice payment; it is recorded by it",
+                  "payment_intent_id");
+    }
     const auto paid = money::CheckedAdd(booking->paid_minor, cmd.amount.amount_minor);
     if (!paid || *paid > money::kMaxAmountMinor * 1000) {
       throw errors::InvalidField("amount.amount_minor", "would overflow the booking's paid total");

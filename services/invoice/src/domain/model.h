@@ -207,6 +207,10 @@ struct PayAttempt {
   std::optional<Time> next_check_at{};
   Time created_at{};
   Time updated_at{};
+  // Sent to payments with every try of this attempt, so a retry is the same
+  // request there even if the booking changed meanwhile.
+  std::string booking_id{};
+  std::string description{};
 };
 
 // A call the invoice service owes the payments service, kept in an outbox

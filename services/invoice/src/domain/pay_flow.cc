@@ -80,6 +80,19 @@ PayFlow::PayFlow(InvoiceStore& store, InvoiceManager& manager, Payments& payment
       options_(options),
       observer_(std::move(observer)) {}
 
+PayFlow::Locked PayFlow::LockInvoiceAndBooking(InvoiceTx& tx, const std::string& invoice_id) {
+  auto unlocked = tx.FindInvoice(invoice_id);
+  if (!unlocked) throw Error(Reason::kInternal, "invoice " + invoice_id + " is missing");
+  std::string booking_id = unlocked->booking_id;
+  for (int i = 0; i < 3; ++i) {
+    Locked out{tx.LockBooking(booking_id), tx.LockInvoice(invoice_id)};
+    if (!out.invoice) throw Error(Reason::kInternal, "invoice " + invoice_id + " is missing");
+    if (out.booking && out.booking->booking_id == out.invoice->booking_id) return out;
+    booking_id = out.invoice->booking_id;  // renamed between the read and the lock
+  }
+  throw Error(Reason::kConcurrentModification, "the booking changed meanwhile; retry the request");
+}
+
 // --- step 1 ---------------------------------------------------------------------
 
 PayFlow::Begun PayFlow::Begin(const PayInvoiceCommand& cmd, const std::string& fingerprint) {
@@ -93,6 +106,9 @@ PayFlow::Begun PayFlow::Begin(const PayInvoiceCommand& cmd, const std::string& f
       out.attempt = tx.FindAttempt(record->resource_id);
       if (!out.attempt) throw Error(Reason::kInternal, "idempotency record points at a missing pay attempt");
       if (handled) out.confirm_intent_id = cmd.method_id;
+      const auto invoice = tx.FindInvoice(out.attempt->invoice_id);
+      out.current = invoice && invoice->status == InvoiceStatus::kOpen && invoice->payment_pending &&
+                    invoice->pending_attempt_id == out.attempt->attempt_id;
       return;
     }
     std::optional<Invoice> found = cmd.token.empty() ? tx.FindInvoice(cmd.invoice_id) : tx.FindInvoiceByToken(cmd.token);
@@ -101,9 +117,7 @@ PayFlow::Begun PayFlow::Begin(const PayInvoiceCommand& cmd, const std::string& f
       if (!cmd.token.empty()) throw Error(Reason::kInvoiceNotFound, "token matches no invoice", "token");
       throw Error(Reason::kInvoiceNotFound, "invoice_id " + cmd.invoice_id + " does not exist", "invoice_id");
     }
-    auto booking = tx.LockBooking(found->booking_id);
-    auto invoice = tx.LockInvoice(found->invoice_id);
-    if (!booking || !invoice) throw Error(Reason::kInternal, "invoice without its booking");
+    auto [booking, invoice] = LockInvoiceAndBooking(tx, found->invoice_id);
 
     if (handled) {
       // The customer finished 3-D Secure for an attempt of this invoice;
@@ -169,6 +183,10 @@ PayFlow::Begun PayFlow::Begin(const PayInvoiceCommand& cmd, const std::string& f
     attempt.caller = cmd.caller;
     attempt.request_id = cmd.request_id;
     attempt.amount = {InvoiceManager::DueNow(*invoice, *booking), invoice->amount.currency};
+    attempt.booking_id = booking->booking_id;
+    attempt.description = booking->activity_name.empty()
+                              ? "Invoice " + invoice->invoice_id
+                              : booking->activity_name + " (invoice " + invoice->invoice_id + ")";
     attempt.status = AttemptStatus::kStarted;
     attempt.next_check_at = now + options_.started_grace;
     attempt.created_at = now;
@@ -218,9 +236,11 @@ PayInvoiceResult PayFlow::Pay(const PayInvoiceCommand& cmd) {
   const PayAttempt& attempt = *begun.attempt;
   const std::string actor = ActorOf(cmd.caller);
 
-  // A retry of a call whose attempt is over: the stored outcome.
-  if (!IsInProgress(attempt.status) && begun.confirm_intent_id.empty()) {
-    Recorded recorded{attempt, {}};
+  // A retry of a call whose attempt is over, or was dropped by the invoice
+  // meanwhile: the outcome as it stands (looked up for a dropped one, which
+  // must never be charged again).
+  if ((!IsInProgress(attempt.status) || !begun.current) && begun.confirm_intent_id.empty()) {
+    Recorded recorded{IsInProgress(attempt.status) ? Check(attempt, actor) : attempt, {}};
     store_.InTransaction([&](InvoiceTx& tx) {
       auto invoice = tx.FindInvoice(attempt.invoice_id);
       if (!invoice) throw Error(Reason::kInternal, "pay attempt without its invoice");
@@ -237,25 +257,18 @@ PayInvoiceResult PayFlow::Pay(const PayInvoiceCommand& cmd) {
           "invoice-confirm-" + attempt.attempt_id + "-" + crypto::Sha256Hex(cmd.request_id).substr(0, 16),
           attempt.invoice_id, begun.confirm_intent_id);
     } else {
-      std::optional<Invoice> invoice;
-      std::optional<Booking> booking;
-      store_.InTransaction([&](InvoiceTx& tx) {
-        invoice = tx.FindInvoice(attempt.invoice_id);
-        booking = invoice ? tx.FindBooking(invoice->booking_id) : std::nullopt;
-      });
-      if (!invoice || !booking) throw Error(Reason::kInternal, "pay attempt without its invoice");
+      // Everything in the request is the attempt's, so each try of it is
+      // the same request at payments (which fingerprints it).
       CreatePaymentRequest request;
       request.request_id = PaymentRequestId(attempt);
       request.invoice_id = attempt.invoice_id;
       request.attempt_id = attempt.attempt_id;
-      request.booking_id = booking->booking_id;
+      request.booking_id = attempt.booking_id;
       request.amount = attempt.amount;
       request.method = cmd.method;
       request.method_id = cmd.method_id;
       request.return_url = cmd.return_url;
-      request.description = booking->activity_name.empty() ? "Invoice " + attempt.invoice_id
-                                                            : booking->activity_name + " (invoice " +
-                                                                  attempt.invoice_id + ")";
+      request.description = attempt.description;
       payment = payments_.Create(request);
     }
   } catch (const Payments::Error& e) {
@@ -284,6 +297,16 @@ PayInvoiceResult PayFlow::Answer(const Recorded& recorded, const std::string& cl
   const PayAttempt& a = recorded.attempt;
   r.view = recorded.view;
   r.payment_intent_id = a.payment_intent_id;
+  const bool current = r.view.invoice.payment_pending && r.view.invoice.pending_attempt_id == a.attempt_id;
+  if (IsInProgress(a.status) && !current) {
+    // The invoice dropped this attempt (booking canceled, invoice settled or
+    // closed): its PaymentIntent is being canceled, and no client_secret
+    // goes out for it.
+    r.outcome = AttemptStatus::kFailed;
+    r.failure_code = "invoice_not_open";
+    r.failure_message = "The invoice no longer takes this payment; anything charged for it is refunded.";
+    return r;
+  }
   switch (a.status) {
     case AttemptStatus::kSucceeded: {
       // Paid by this very attempt, or (its invoice went away meanwhile)
@@ -338,11 +361,8 @@ PayFlow::Recorded PayFlow::Record(const std::string& attempt_id, const PaymentVi
     refunds.clear();
     auto seen = tx.FindAttempt(attempt_id);
     if (!seen) throw Error(Reason::kInternal, "pay attempt " + attempt_id + " is missing");
-    auto unlocked = tx.FindInvoice(seen->invoice_id);
-    if (!unlocked) throw Error(Reason::kInternal, "pay attempt without its invoice");
     // Booking, invoice, attempt: the order every writer locks in.
-    auto booking = tx.LockBooking(unlocked->booking_id);
-    auto invoice = tx.LockInvoice(unlocked->invoice_id);
+    auto [booking, invoice] = LockInvoiceAndBooking(tx, seen->invoice_id);
     auto attempt = tx.LockAttempt(attempt_id);
     if (!booking || !invoice || !attempt) throw Error(Reason::kInternal, "pay attempt records are missing");
     Apply(tx, *attempt, *invoice, *booking, payment, actor, request_id, clock_.Now(), &refunds);
@@ -452,6 +472,16 @@ void PayFlow::Effects(InvoiceTx& tx, PayAttempt& a, Invoice& invoice, Booking& b
   }
 
   // Paid, exactly once (the attempt's forward-only status guards it).
+  if (auto recorded = tx.FindPaymentByIntent(a.payment_intent_id)) {
+    // Recorded already under this PaymentIntent (by an older release that
+    // let RecordExternalPayment take it): the money is counted once.
+    invoice.payment_pending = false;
+    invoice.pending_attempt_id.clear();
+    invoice.customer_payment_id = recorded->customer_payment_id;
+    manager_.Transition(tx, invoice, InvoiceStatus::kPaid, "PAID",
+                        "paid by card (" + a.payment_intent_id + "), recorded earlier", actor, request_id, now);
+    return;
+  }
   CustomerPayment payment;
   payment.customer_payment_id = ids_.NewId();
   payment.booking_id = booking.booking_id;
@@ -507,11 +537,10 @@ PaymentEventResult PayFlow::ApplyPaymentEvent(const PaymentEventCommand& cmd) {
       if (auto invoice = tx.FindInvoice(cmd.invoice_id)) result.invoice = *invoice;
       return;
     }
-    auto unlocked = tx.FindInvoice(cmd.invoice_id);
-    if (!unlocked) throw Error(Reason::kInvoiceNotFound, "invoice_id " + cmd.invoice_id + " does not exist", "invoice_id");
-    auto booking = tx.LockBooking(unlocked->booking_id);
-    auto invoice = tx.LockInvoice(unlocked->invoice_id);
-    if (!booking || !invoice) throw Error(Reason::kInternal, "invoice without its booking");
+    if (!tx.FindInvoice(cmd.invoice_id)) {
+      throw Error(Reason::kInvoiceNotFound, "invoice_id " + cmd.invoice_id + " does not exist", "invoice_id");
+    }
+    auto [booking, invoice] = LockInvoiceAndBooking(tx, cmd.invoice_id);
     std::optional<PayAttempt> attempt = tx.LockAttemptByPayment(cmd.payment_id);
     if (!attempt && !cmd.payment_intent_id.empty()) attempt = tx.LockAttemptByIntent(cmd.payment_intent_id);
     if (!attempt && !cmd.attempt_id.empty()) {

@@ -118,7 +118,18 @@ class PayFlow {
   struct Begun {
     std::optional<PayAttempt> attempt;
     std::string confirm_intent_id;  // handled_next_action
+    // Still the invoice's pending attempt (a replayed request's attempt may
+    // have been dropped since: booking canceled, invoice settled).
+    bool current = true;
   };
+  struct Locked {
+    std::optional<Booking> booking;
+    std::optional<Invoice> invoice;
+  };
+  // Locks an invoice and its booking, booking first (the order every writer
+  // uses). The booking id is read before its lock, so a rename in between is
+  // caught and the pair locked again.
+  static Locked LockInvoiceAndBooking(InvoiceTx& tx, const std::string& invoice_id);
   Begun Begin(const PayInvoiceCommand& cmd, const std::string& fingerprint);
   // Asks payments about an attempt and applies the answer; returns the
   // attempt afterwards.

@@ -99,6 +99,8 @@ domain::PayAttempt ReadAttempt(const soci::row& row) {
   a.next_check_at = r.OptTime();
   a.created_at = r.TimeAt();
   a.updated_at = r.TimeAt();
+  a.booking_id = r.Str();
+  a.description = r.Str();
   return a;
 }
 
@@ -438,7 +440,8 @@ class PgInvoiceTx final : public domain::InvoiceTx {
         use(amount, "amount_minor"), use(status, "status"), use(a.payment_id, "payment_id"),
         use(a.payment_intent_id, "payment_intent_id"), use(a.failure_code, "failure_code"),
         use(a.failure_message, "failure_message"), use(next.value, next.ind, "next_check_at"),
-        use(created, "created_at"), use(updated, "updated_at");
+        use(created, "created_at"), use(updated, "updated_at"), use(a.booking_id, "booking_id"),
+        use(a.description, "description");
   }
   std::optional<domain::PayAttempt> FindAttempt(const std::string& attempt_id) override {
     return SelectOne<domain::PayAttempt>(sql::kSelectAttempt, "attempt_id", attempt_id, ReadAttempt);

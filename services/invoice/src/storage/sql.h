@@ -184,14 +184,16 @@ inline constexpr char kCountPendingNotifications[] =
 #define BILLING_ATTEMPT_COLUMNS                                                                              \
   "attempt_id::TEXT, invoice_id::TEXT, caller, request_id, currency, amount_minor, status, "                \
   "COALESCE(payment_id::TEXT, ''), COALESCE(payment_intent_id, ''), failure_code, failure_message, " BILLING_US( \
-      "next_check_at") ", " BILLING_US("created_at") ", " BILLING_US("updated_at")
+      "next_check_at") ", " BILLING_US("created_at") ", " BILLING_US("updated_at") ", booking_id, description"
 
 inline constexpr char kInsertAttempt[] =
     "INSERT INTO pay_attempts (attempt_id, invoice_id, caller, request_id, currency, amount_minor, status, "
-    "payment_id, payment_intent_id, failure_code, failure_message, next_check_at, created_at, updated_at) VALUES ("
+    "payment_id, payment_intent_id, failure_code, failure_message, next_check_at, created_at, updated_at, "
+    "booking_id, description) VALUES ("
     "CAST(:attempt_id AS UUID), CAST(:invoice_id AS UUID), :caller, :request_id, :currency, :amount_minor, :status, "
     "CAST(NULLIF(:payment_id, '') AS UUID), NULLIF(:payment_intent_id, ''), :failure_code, :failure_message, "
-    BILLING_TS(":next_check_at") ", " BILLING_TS(":created_at") ", " BILLING_TS(":updated_at") ")";
+    BILLING_TS(":next_check_at") ", " BILLING_TS(":created_at") ", " BILLING_TS(":updated_at") ", :booking_id, "
+    ":description)";
 inline constexpr char kSelectAttempt[] =
     "SELECT " BILLING_ATTEMPT_COLUMNS " FROM pay_attempts WHERE attempt_id = CAST(:attempt_id AS UUID)";
 inline constexpr char kLockAttempt[] =
@@ -209,10 +211,10 @@ inline constexpr char kUpdateAttempt[] =
     "WHERE attempt_id = CAST(:attempt_id AS UUID)";
 // Attempts nobody has reported on lately, one replica each (leased).
 inline constexpr char kClaimAttemptsToCheck[] =
-    "UPDATE pay_attempts SET next_check_at = " BILLING_TS(":lease_until") " WHERE attempt_id IN ("
+    "UPDATE pay_attempts SET next_check_at = " BILLING_TS(":lease_until") " WHERE attempt_id = ANY(ARRAY("
     "SELECT attempt_id FROM pay_attempts WHERE next_check_at <= " BILLING_TS(":now") " "
     "AND status IN ('STARTED', 'REQUIRES_ACTION', 'PROCESSING') ORDER BY next_check_at LIMIT :limit "
-    "FOR UPDATE SKIP LOCKED) RETURNING " BILLING_ATTEMPT_COLUMNS;
+    "FOR UPDATE SKIP LOCKED)) RETURNING " BILLING_ATTEMPT_COLUMNS;
 
 inline constexpr char kQueuePaymentAction[] =
     "INSERT INTO payment_actions (action_id, kind, payment_id, invoice_id, reason, next_attempt_at, created_at) "
@@ -220,8 +222,8 @@ inline constexpr char kQueuePaymentAction[] =
     BILLING_TS(":created_at") ", " BILLING_TS(":created_at") ") ON CONFLICT (kind, payment_id) DO NOTHING";
 inline constexpr char kClaimPaymentActions[] =
     "UPDATE payment_actions SET attempts = attempts + 1, next_attempt_at = " BILLING_TS(":lease_until") " "
-    "WHERE action_id IN (SELECT action_id FROM payment_actions WHERE state = 'PENDING' AND next_attempt_at <= "
-    BILLING_TS(":now") " ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "WHERE action_id = ANY(ARRAY(SELECT action_id FROM payment_actions WHERE state = 'PENDING' AND "
+    "next_attempt_at <= " BILLING_TS(":now") " ORDER BY next_attempt_at LIMIT :limit FOR UPDATE SKIP LOCKED)) "
     "RETURNING action_id::TEXT, kind, payment_id::TEXT, invoice_id::TEXT, reason, attempts, " BILLING_US("created_at");
 inline constexpr char kMarkActionDone[] =
     "UPDATE payment_actions SET state = 'DONE', done_at = " BILLING_TS(":now") ", last_error = '' "

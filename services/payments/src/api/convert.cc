@@ -189,6 +189,7 @@ void ToProto(const domain::Payment& p, v1::Payment* out) {
   for (const auto& [k, v] : p.metadata) (*out->mutable_metadata())[k] = v;
   protoconv::ToProto(p.created_at, out->mutable_create_time());
   protoconv::ToProto(p.updated_at, out->mutable_update_time());
+  if (p.abandoned_at) protoconv::ToProto(*p.abandoned_at, out->mutable_abandon_time());
 }
 
 }  // namespace billing::payments::api

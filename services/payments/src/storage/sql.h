@@ -158,10 +158,10 @@ inline constexpr char kQueueEvent[] =
 // off, so the invoice service never hears CANCELED before REQUIRES_ACTION.
 inline constexpr char kClaimEvents[] =
     "UPDATE payment_events_outbox SET attempts = attempts + 1, next_attempt_at = " BILLING_TS(":lease_until") " "
-    "WHERE event_key IN (SELECT o.event_key FROM payment_events_outbox o WHERE o.state = 'PENDING' "
+    "WHERE event_key = ANY(ARRAY(SELECT o.event_key FROM payment_events_outbox o WHERE o.state = 'PENDING' "
     "AND o.next_attempt_at <= " BILLING_TS(":now") " AND NOT EXISTS (SELECT 1 FROM payment_events_outbox e "
     "WHERE e.payment_id = o.payment_id AND e.state = 'PENDING' AND e.seq < o.seq) "
-    "ORDER BY o.seq LIMIT :limit FOR UPDATE OF o SKIP LOCKED) RETURNING " BILLING_EVENT_COLUMNS;
+    "ORDER BY o.seq LIMIT :limit FOR UPDATE OF o SKIP LOCKED)) RETURNING " BILLING_EVENT_COLUMNS;
 inline constexpr char kMarkEventDelivered[] =
     "UPDATE payment_events_outbox SET state = 'DELIVERED', delivered_at = " BILLING_TS(":now") ", last_error = '' "
     "WHERE event_key = :event_key AND state = 'PENDING'";
