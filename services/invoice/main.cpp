@@ -134,6 +134,10 @@ int main(int argc, char** argv) {
                       {"payment_intent_id", a.payment_intent_id},
                       {"amount", money::Format(a.amount)}});
     };
+    pay_observer.check_failed = [](const invoice::domain::PayAttempt& a, const std::string& error) {
+      logging::Warn("a pay attempt could not be looked up at payments; retrying later",
+                    {{"attempt_id", a.attempt_id}, {"invoice_id", a.invoice_id}, {"error", error}});
+    };
     pay_observer.action_failed = [](const invoice::domain::PaymentAction& action, const std::string& error) {
       logging::Error("the payments service refused a cancel/refund the invoice service owed it",
                      {{"action_id", action.action_id},
@@ -149,6 +153,8 @@ int main(int argc, char** argv) {
             .check_interval = std::chrono::milliseconds(cfg.GetInt("PAY_CHECK_INTERVAL_MS")),
             .lost_after = std::chrono::milliseconds(cfg.GetInt("PAY_LOST_AFTER_MS")),
             .abandon_after = std::chrono::milliseconds(cfg.GetInt("PAY_ABANDON_AFTER_MS")),
+            // Twice the longest call to payments, so a live call is never re-run elsewhere.
+            .action_lease = 2 * std::chrono::milliseconds(cfg.GetInt("PAYMENTS_TIMEOUT_MS")),
             .action_retry_base = std::chrono::milliseconds(cfg.GetInt("PAYMENT_ACTION_RETRY_BASE_MS")),
             .action_retry_max = std::chrono::milliseconds(cfg.GetInt("PAYMENT_ACTION_RETRY_MAX_MS"))},
         pay_observer);

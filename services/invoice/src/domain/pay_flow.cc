@@ -646,7 +646,13 @@ int PayFlow::SyncAttempts(PaymentWork& work, int limit, std::stop_token stop) {
     // One at a time, so each lease covers exactly its own lookup.
     const auto claimed = work.ClaimAttemptsToCheck(now, now + options_.check_interval, 1);
     if (claimed.empty()) break;
-    Check(claimed.front(), kSyncActor);
+    try {
+      Check(claimed.front(), kSyncActor);
+    } catch (const Error& e) {
+      // Its lease already put the next look one check_interval away; the
+      // other attempts (and the payment actions after them) go on.
+      if (observer_.check_failed) observer_.check_failed(claimed.front(), e.what());
+    }
     ++handled;
   }
   return handled;
@@ -660,9 +666,13 @@ std::chrono::milliseconds PayFlow::ActionBackoff(int attempts) const {
 
 int PayFlow::RunPaymentActions(PaymentWork& work, int limit, std::stop_token stop) {
   int done = 0;
-  const Time now = clock_.Now();
-  for (const auto& action : work.ClaimPaymentActions(now, now + std::chrono::minutes(5), limit)) {
-    if (stop.stop_requested()) break;
+  for (int i = 0; i < limit && !stop.stop_requested(); ++i) {
+    // One at a time, so each lease covers exactly its own call (a batch of
+    // slow calls could outlive a batch lease and be run twice elsewhere).
+    const Time now = clock_.Now();
+    const auto claimed = work.ClaimPaymentActions(now, now + options_.action_lease, 1);
+    if (claimed.empty()) break;
+    const PaymentAction& action = claimed.front();
     const std::string request_id = action.kind == PaymentActionKind::kCancel ? CancelRequestId(action.payment_id)
                                                                               : RefundRequestId(action.payment_id);
     try {

@@ -62,6 +62,8 @@ struct PaymentEventResult {
 struct PayFlowObserver {
   // Money arrived for an invoice that no longer takes it; it is refunded.
   std::function<void(const Invoice&, const PayAttempt&)> refunding = nullptr;
+  // The sync worker could not look an attempt up (it tries again later).
+  std::function<void(const PayAttempt&, const std::string& error)> check_failed = nullptr;
   // A call owed to the payments service was refused for good.
   std::function<void(const PaymentAction&, const std::string& error)> action_failed = nullptr;
 };
@@ -96,6 +98,9 @@ class PayFlow {
     // A 3-D Secure prompt open this long is abandoned when the customer
     // comes back with a new payment: its PaymentIntent is canceled.
     std::chrono::milliseconds abandon_after{std::chrono::minutes(15)};
+    // How long a claimed cancel/refund call is this replica's: longer than
+    // one call to payments may take.
+    std::chrono::milliseconds action_lease{std::chrono::minutes(5)};
     std::chrono::milliseconds action_retry_base{std::chrono::seconds(1)};
     std::chrono::milliseconds action_retry_max{std::chrono::minutes(5)};
   };
