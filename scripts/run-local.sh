@@ -9,6 +9,8 @@ ROOT=$PWD
 STATE=$ROOT/.local/run
 PG_PORT=${LOCAL_PG_PORT:-55432}
 INVOICE_ADDR=127.0.0.1:${INVOICE_PORT:-50051}
+# Payments reports outcomes to a port of invoice's own, as in Kubernetes.
+INVOICE_EVENTS_ADDR=127.0.0.1:${INVOICE_EVENTS_PORT:-50061}
 PAYMENTS_ADDR=127.0.0.1:${PAYMENTS_PORT:-50052}
 NOTIFY_ADDR=127.0.0.1:${NOTIFY_PORT:-50053}
 STRIPE_ADDR=127.0.0.1:${STRIPE_EMULATOR_PORT:-12111}
@@ -74,11 +76,12 @@ start_service() {
 }
 echo "==> starting invoice ($INVOICE_ADDR), payments ($PAYMENTS_ADDR), notify ($NOTIFY_ADDR); logs in $STATE"
 start_service invoice "$INVOICE_ADDR" 9461 PAY_LINK_BASE_URL="${PAY_LINK_BASE_URL:-http://localhost:8080/pay}" \
-  BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR" PAYMENTS_ADDRESS="$PAYMENTS_ADDR"
+  BUSINESS_NAME="${BUSINESS_NAME:-Sunset Kayaks}" NOTIFY_ADDRESS="$NOTIFY_ADDR" PAYMENTS_ADDRESS="$PAYMENTS_ADDR" \
+  PAYMENT_EVENTS_LISTEN_ADDRESS="$INVOICE_EVENTS_ADDR"
 WEBHOOK_ADDR=127.0.0.1:${PAYMENTS_WEBHOOK_PORT:-8462}
 start_service payments "$PAYMENTS_ADDR" 9462 STRIPE_API_BASE="http://$STRIPE_ADDR" STRIPE_SECRET_KEY=sk_test_local \
   STRIPE_WEBHOOK_SECRETS=whsec_local_demo DEFAULT_RETURN_URL="http://localhost:8080/pay/return" \
-  WEBHOOK_LISTEN_ADDRESS="$WEBHOOK_ADDR" INVOICE_ADDRESS="$INVOICE_ADDR"
+  WEBHOOK_LISTEN_ADDRESS="$WEBHOOK_ADDR" INVOICE_ADDRESS="$INVOICE_EVENTS_ADDR"
 # The emulator signs its webhooks with the secret payments checks.
 curl -sf -X POST "http://$STRIPE_ADDR/_emulator/webhook_endpoints" -H 'Content-Type: application/json' \
   -d '{"url":"http://'"$WEBHOOK_ADDR"'/stripe/webhook","secrets":["whsec_local_demo"],"enabled_events":["*"]}' >/dev/null

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,14 @@ namespace billing::server {
 
 struct GrpcServerOptions {
   std::string listen_address = "0.0.0.0:0";
+  // Named extra ports, each a server of its own that serves only the services
+  // added under its name (plus health and reflection), so a NetworkPolicy can
+  // fence that surface by port. Same TLS as the main port.
+  std::map<std::string, std::string> extra_listen_addresses;
+  // A plaintext port that serves only grpc.health.v1.Health, for kubelet's
+  // native gRPC probes (they cannot present TLS or client certificates).
+  // Empty: none.
+  std::string health_listen_address;
   TlsFiles tls;
   // Handler threads; with the synchronous API each in-flight RPC holds one,
   // so this bounds concurrency (and database connection demand).
@@ -38,14 +47,19 @@ class GrpcServer {
   GrpcServer(GrpcServerOptions options, metrics::Metrics& metrics);
   ~GrpcServer();
 
-  // Registers a service; `full_name` (e.g. "billing.invoice.v1.InvoiceService")
+  // Registers a service on the main port, or on the extra port named
+  // `listener`; `full_name` (e.g. "billing.invoice.v1.InvoiceService")
   // becomes a health-checkable name.
-  void AddService(const std::string& full_name, std::unique_ptr<grpc::Service> service);
+  void AddService(const std::string& full_name, std::unique_ptr<grpc::Service> service,
+                  const std::string& listener = "");
 
-  // Binds and starts. Throws std::runtime_error if the port cannot be bound
-  // or TLS files cannot be read (start-up errors are fatal).
+  // Binds and starts every port. Throws std::runtime_error if a port cannot
+  // be bound, a listener is unknown, or TLS files cannot be read (start-up
+  // errors are fatal).
   void Start();
   int port() const { return port_; }
+  // Bound ports of the extra listeners (by name) and "health" when set.
+  const std::map<std::string, int>& extra_ports() const { return extra_ports_; }
   HealthService& health() { return health_; }
 
   // NOT_SERVING, wait drain_delay, end Watch streams, Shutdown(deadline), Wait.
@@ -54,10 +68,25 @@ class GrpcServer {
  private:
   GrpcServerOptions options_;
   metrics::Metrics& metrics_;
+  struct Listener {
+    std::string name;
+    std::string address;
+    bool tls = true;
+    std::vector<grpc::Service*> services = {};
+    std::unique_ptr<HealthService> health = nullptr;  // shares health_'s statuses
+    std::unique_ptr<grpc::Server> server = nullptr;
+    int port = 0;
+  };
+  std::unique_ptr<grpc::Server> Build(Listener& listener, grpc::Service* health);
+
   HealthService health_;
-  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::vector<std::unique_ptr<grpc::Service>> owned_;
+  std::vector<grpc::Service*> main_services_;
+  std::map<std::string, std::vector<grpc::Service*>> extra_services_;
   std::unique_ptr<grpc::Server> server_;
+  std::vector<Listener> extra_;
   int port_ = 0;
+  std::map<std::string, int> extra_ports_;
 };
 
 }  // namespace billing::server

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -16,9 +17,18 @@ namespace billing::server {
 //
 // Every service name registered (and "" for the whole server) starts
 // NOT_SERVING. Unknown names get NOT_FOUND from Check, per the protocol.
+//
+// A process may serve health on several gRPC servers (the main port, a
+// fenced port, a plaintext port for kubelet probes, which cannot speak TLS).
+// A gRPC service object can be registered with one server only, so Share()
+// makes another object over the same statuses.
 class HealthService final : public grpc::health::v1::Health::Service {
  public:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+  HealthService();
+  // Another service object that reads and writes the same statuses.
+  std::unique_ptr<HealthService> Share() const;
 
   void Register(const std::string& service);
   // Sets every registered name (and ""). Ignored after Shutdown.
@@ -34,10 +44,15 @@ class HealthService final : public grpc::health::v1::Health::Service {
                      grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::map<std::string, ServingStatus> statuses_{{"", grpc::health::v1::HealthCheckResponse::NOT_SERVING}};
-  bool shutdown_ = false;
+  struct State {
+    mutable std::mutex mu;
+    std::condition_variable changed;
+    std::map<std::string, ServingStatus> statuses{{"", grpc::health::v1::HealthCheckResponse::NOT_SERVING}};
+    bool shutdown = false;
+  };
+  explicit HealthService(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace billing::server

@@ -143,6 +143,10 @@ std::vector<Option> CommonOptions(const ServiceSpec& spec) {
        .help = "host:port for Prometheus /metrics (IPv4; port 0 picks a free port).",
        .default_value = "0.0.0.0:" + std::to_string(spec.default_metrics_port),
        .kind = Kind::kHostPort},
+      {.name = "HEALTH_LISTEN_ADDRESS",
+       .help = "host:port of a plaintext port serving only grpc.health.v1.Health, for Kubernetes' "
+               "native gRPC probes (they cannot speak TLS); empty for none.",
+       .kind = Kind::kHostPort},
       {.name = "LOG_LEVEL", .help = "Minimum log level.", .default_value = "info",
        .kind = Kind::kChoice, .choices = {"debug", "info", "warn", "error"}},
       {.name = "DB_POOL_SIZE", .help = "Database connections kept open.", .default_value = "8",
@@ -191,6 +195,9 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::vector<Option> options = CommonOptions(spec);
+  for (const auto& l : spec.extra_listeners) {
+    options.push_back({.name = l.option, .help = l.help, .kind = Kind::kHostPort});
+  }
   options.insert(options.end(), spec.options.begin(), spec.options.end());
 
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -244,18 +251,29 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     ServiceRegistrar registrar;
     spec.build(env, registrar);
 
+    std::map<std::string, std::string> extra_addresses;
+    for (const auto& l : spec.extra_listeners) {
+      if (cfg.IsSet(l.option)) extra_addresses[l.name] = cfg.Get(l.option);
+    }
     GrpcServer server(
         {.listen_address = cfg.Get("GRPC_LISTEN_ADDRESS"),
+         .extra_listen_addresses = extra_addresses,
+         .health_listen_address = cfg.Get("HEALTH_LISTEN_ADDRESS"),
          .tls = {cfg.Get("TLS_CERT_FILE"), cfg.Get("TLS_KEY_FILE"), cfg.Get("TLS_CLIENT_CA_FILE")},
          .max_threads = static_cast<int>(cfg.GetInt("GRPC_MAX_THREADS")),
          .max_receive_message_bytes = static_cast<int>(cfg.GetInt("GRPC_MAX_RECV_MESSAGE_BYTES")),
          .drain_delay = std::chrono::milliseconds(cfg.GetInt("SHUTDOWN_DRAIN_DELAY_MS")),
          .shutdown_timeout = std::chrono::milliseconds(cfg.GetInt("SHUTDOWN_TIMEOUT_MS"))},
         metrics);
-    for (auto& [name, service] : registrar.services) server.AddService(name, std::move(service));
+    for (auto& s : registrar.services) {
+      // An extra listener left unset serves its services on the main port.
+      const std::string listener = extra_addresses.contains(s.listener) ? s.listener : "";
+      server.AddService(s.full_name, std::move(s.impl), listener);
+    }
     server.Start();
 
     registrar.ports["grpc"] = server.port();
+    for (const auto& [name, port] : server.extra_ports()) registrar.ports[name] = port;
     registrar.ports["metrics"] = metrics.port();
     logging::Info("listening", {{"ports", registrar.ports}});
     WritePortsFile(cfg.Get("PORTS_FILE"), registrar.ports);

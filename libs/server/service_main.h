@@ -31,12 +31,14 @@ class ServiceRegistrar {
  public:
   // Adds an implementation of the generated service GrpcService (e.g.
   // v1::InvoiceService); its full name becomes a health name.
+  // `listener` names one of the spec's extra listeners; empty is the main
+  // gRPC port.
   template <typename GrpcService>
-  void AddService(std::unique_ptr<typename GrpcService::Service> impl) {
-    AddService(GrpcService::service_full_name(), std::move(impl));
+  void AddService(std::unique_ptr<typename GrpcService::Service> impl, std::string listener = "") {
+    AddService(GrpcService::service_full_name(), std::move(impl), std::move(listener));
   }
-  void AddService(std::string full_name, std::unique_ptr<grpc::Service> impl) {
-    services.emplace_back(std::move(full_name), std::move(impl));
+  void AddService(std::string full_name, std::unique_ptr<grpc::Service> impl, std::string listener = "") {
+    services.push_back({std::move(full_name), std::move(impl), std::move(listener)});
   }
   // A background loop (outbox dispatcher, sweeper). It starts once the
   // service is first ready and must return soon after stop is requested.
@@ -46,9 +48,24 @@ class ServiceRegistrar {
   // An extra port to report in PORTS_FILE and the start-up log (webhook).
   void ReportPort(std::string name, int port) { ports[std::move(name)] = port; }
 
-  std::vector<std::pair<std::string, std::unique_ptr<grpc::Service>>> services;
+  struct Registered {
+    std::string full_name;
+    std::unique_ptr<grpc::Service> impl;
+    std::string listener;
+  };
+  std::vector<Registered> services;
   std::vector<std::pair<std::string, std::function<void(std::stop_token)>>> workers;
   std::map<std::string, int> ports;
+};
+
+// A second gRPC port that serves only the services registered under `name`,
+// so the network can fence them (e.g. invoice's PaymentEventService, which
+// only payments may call). Its address option is empty by default: the
+// services are then served on the main port.
+struct ExtraListener {
+  std::string name;    // "payment_events": the registrar's listener and PORTS_FILE key
+  std::string option;  // "PAYMENT_EVENTS_LISTEN_ADDRESS"
+  std::string help;
 };
 
 struct ServiceSpec {
@@ -58,6 +75,7 @@ struct ServiceSpec {
   int default_metrics_port;
   const std::vector<db::Migration>* migrations;
   std::vector<config::Option> options;  // the service's own, after the common ones
+  std::vector<ExtraListener> extra_listeners = {};
   std::function<void(ServiceEnv&, ServiceRegistrar&)> build;
   // Checks that need several options at once; throws config::ConfigError
   // (one line) to stop before anything binds. Optional.

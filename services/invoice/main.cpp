@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
       .default_metrics_port = 9461,
       .migrations = &invoice::kMigrations,
       .options = InvoiceOptions(),
+      .extra_listeners = {{.name = "payment_events",
+                           .option = "PAYMENT_EVENTS_LISTEN_ADDRESS",
+                           .help = "host:port serving only PaymentEventService (payments' outcome calls), so "
+                                   "the network can admit payments alone; empty serves it on the main port."}},
       .build = nullptr,
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {
@@ -160,7 +164,7 @@ int main(int argc, char** argv) {
         pay_observer);
     registrar.AddService<invoice::v1::InvoiceService>(std::make_unique<invoice::api::InvoiceApi>(*manager, *pay));
     registrar.AddService<invoice::v1::PaymentEventService>(
-        std::make_unique<invoice::api::PaymentEventApi>(*manager, *pay));
+        std::make_unique<invoice::api::PaymentEventApi>(*manager, *pay), "payment_events");
     const auto sync_interval = std::chrono::milliseconds(cfg.GetInt("PAYMENT_SYNC_INTERVAL_MS"));
     registrar.AddWorker("payment-sync", [&, sync_interval](std::stop_token stop) {
       server::RunPeriodically(stop, sync_interval, "payment-sync", [&, stop] {

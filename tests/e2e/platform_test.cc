@@ -298,3 +298,71 @@ TEST_F(TlsTest, TlsAndMutualTls) {
 
 }  // namespace
 }  // namespace billing::testing
+
+namespace billing::testing {
+namespace {
+
+grpc::StatusCode GetInvoiceCode(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = invoice::v1::InvoiceService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  invoice::v1::GetInvoiceRequest req;
+  invoice::v1::GetInvoiceResponse resp;
+  return stub->GetInvoice(&ctx, req, &resp).error_code();
+}
+
+grpc::StatusCode ApplyPaymentEventCode(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = invoice::v1::PaymentEventService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  invoice::v1::ApplyPaymentEventRequest req;
+  invoice::v1::ApplyPaymentEventResponse resp;
+  return stub->ApplyPaymentEvent(&ctx, req, &resp).error_code();
+}
+
+// Kubernetes fences invoice's PaymentEventService by port (only payments may
+// reach it) and probes a plaintext health-only port while the gRPC ports
+// require mTLS. Each port must serve exactly its own surface.
+TEST_F(TlsTest, FencedPortsServeOnlyTheirServicesAndProbesNeedNoTls) {
+  TestDatabase db("ports");
+  ServiceProcess svc({.binary = InvoiceBinary(),
+                      .env = {{"DATABASE_URL", db.url()},
+                              {"PAY_LINK_BASE_URL", "https://p.example.com"}, {"BUSINESS_NAME", "B"},
+                              {"TLS_CERT_FILE", dir_ + "/server.pem"}, {"TLS_KEY_FILE", dir_ + "/server.key"},
+                              {"TLS_CLIENT_CA_FILE", dir_ + "/ca.pem"},
+                              {"PAYMENT_EVENTS_LISTEN_ADDRESS", "127.0.0.1:0"},
+                              {"HEALTH_LISTEN_ADDRESS", "127.0.0.1:0"},
+                              {"SHUTDOWN_DRAIN_DELAY_MS", "1500"}},
+                      .wait_serving = false});
+  const std::string events = "127.0.0.1:" + std::to_string(svc.Port("payment_events"));
+  const std::string health = "127.0.0.1:" + std::to_string(svc.Port("health"));
+  const auto main_tls = TlsChannel(svc.target(), true);
+  const auto events_tls = TlsChannel(events, true);
+  const auto health_plain = grpc::CreateChannel(health, grpc::InsecureChannelCredentials());
+
+  // The probe port answers in plaintext and follows the process's readiness.
+  ASSERT_TRUE(svc.WaitHealth("SERVING", std::chrono::seconds(15), health_plain)) << svc.Logs();
+  EXPECT_EQ(svc.Health("billing.invoice.v1.PaymentEventService", health_plain), "SERVING");
+  EXPECT_EQ(svc.Health("", main_tls), "SERVING");
+
+  // Main port: the invoice API, not the payment events.
+  EXPECT_EQ(GetInvoiceCode(main_tls), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ApplyPaymentEventCode(main_tls), grpc::StatusCode::UNIMPLEMENTED);
+  // Events port: the reverse, and still mTLS (no client certificate: refused).
+  EXPECT_EQ(ApplyPaymentEventCode(events_tls), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetInvoiceCode(events_tls), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(ApplyPaymentEventCode(TlsChannel(events, false)), grpc::StatusCode::UNAVAILABLE);
+  // Health port: health only.
+  EXPECT_EQ(GetInvoiceCode(health_plain), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(ApplyPaymentEventCode(health_plain), grpc::StatusCode::UNIMPLEMENTED);
+
+  // SIGTERM: the probe port turns NOT_SERVING during the drain, like the others.
+  int exit_code = -1;
+  std::thread stopper([&] { exit_code = svc.Stop(SIGTERM, std::chrono::seconds(15)); });
+  EXPECT_TRUE(svc.WaitHealth("NOT_SERVING", std::chrono::seconds(1), health_plain));
+  stopper.join();
+  EXPECT_EQ(exit_code, 0) << svc.Logs();
+}
+
+}  // namespace
+}  // namespace billing::testing

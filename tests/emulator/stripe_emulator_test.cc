@@ -798,5 +798,34 @@ TEST(EmulatorProcessTest, HelpAndFastStartOnAFreePort) {
   EXPECT_EQ(proc.Stop(SIGTERM, std::chrono::seconds(5)), 0);
 }
 
+// A dev cluster has no one to call /_emulator: the endpoint is configured at
+// start, and half a configuration is refused.
+TEST(EmulatorStartupTest, WebhookEndpointFromConfiguration) {
+  const auto half = RunCommand({EmulatorBinary()}, {{"WEBHOOK_URL", "http://127.0.0.1:1/x"}});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.output.find("WEBHOOK_SECRETS"), std::string::npos) << half.output;
+
+  WebhookReceiver receiver;
+  ServiceProcess proc({.binary = EmulatorBinary(),
+                       .env = {{"LISTEN_ADDRESS", "127.0.0.1:0"},
+                               {"WEBHOOK_URL", receiver.url("/stripe/webhook")},
+                               {"WEBHOOK_SECRETS", "whsec_startup_one,whsec_startup_two"}},
+                       .wait_serving = false});
+  const std::string base = "http://127.0.0.1:" + std::to_string(proc.Port("http"));
+  const auto created = HttpRequest("POST", base + "/v1/payment_intents",
+                                   FormEncode({{"amount", "500"}, {"currency", "usd"}, {"confirm", "true"},
+                                               {"payment_method", "pm_card_visa"}, {"return_url", "https://shop.example.com/return"}}),
+                                   {"Authorization: Bearer " + kKey, "Content-Type: application/x-www-form-urlencoded"});
+  ASSERT_EQ(created.status, 200) << created.body;
+  ASSERT_TRUE(receiver.WaitFor(3, std::chrono::seconds(5)));
+  for (const auto& r : receiver.Received()) {
+    EXPECT_EQ(r.path, "/stripe/webhook");
+    EXPECT_TRUE(SignatureValid(r.headers.at("Stripe-Signature"), r.body, "whsec_startup_one"));
+    EXPECT_TRUE(SignatureValid(r.headers.at("Stripe-Signature"), r.body, "whsec_startup_two"));
+  }
+  // The secrets never reach the log.
+  EXPECT_EQ(proc.Logs().find("whsec_startup"), std::string::npos) << proc.Logs();
+}
+
 }  // namespace
 }  // namespace billing::testing

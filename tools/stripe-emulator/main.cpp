@@ -39,6 +39,12 @@ std::vector<Option> Options() {
        .default_value = "500", .kind = Kind::kInt, .min = 1, .max = 3600000},
       {.name = "WEBHOOK_TIMEOUT_MS", .help = "Connect and read timeout per delivery.",
        .default_value = "5000", .kind = Kind::kInt, .min = 10, .max = 120000},
+      {.name = "WEBHOOK_URL",
+       .help = "A webhook endpoint registered at start for every event type (a dev cluster's payments "
+               "webhook); more can be added under /_emulator."},
+      {.name = "WEBHOOK_SECRETS",
+       .help = "Comma-separated signing secrets of WEBHOOK_URL (whsec_...); required with it.",
+       .secret = true},
       {.name = "PUBLIC_BASE_URL",
        .help = "Base URL for next_action links; default http://<listen address>."},
       {.name = "LOG_LEVEL", .help = "Minimum log level.", .default_value = "info", .kind = Kind::kChoice,
@@ -82,6 +88,9 @@ int main(int argc, char** argv) {
   billing::config::Config cfg;
   try {
     cfg = billing::config::Parse(Options(), args, [](const char* n) { return std::getenv(n); });
+    if (cfg.IsSet("WEBHOOK_URL") != cfg.IsSet("WEBHOOK_SECRETS")) {
+      throw billing::config::ConfigError("WEBHOOK_URL and WEBHOOK_SECRETS must be set together");
+    }
   } catch (const billing::config::ConfigError& e) {
     std::fprintf(stderr, "stripe-emulator: configuration error: %s\n", e.what());
     return 2;
@@ -107,6 +116,12 @@ int main(int argc, char** argv) {
   emulator.SetEventSink([&webhooks](const Event& e, const std::vector<WebhookEndpoint>& endpoints) {
     webhooks.Enqueue(e, endpoints);
   });
+  if (cfg.IsSet("WEBHOOK_URL")) {
+    const auto endpoint = emulator.AddWebhookEndpoint(cfg.Get("WEBHOOK_URL"), SplitCommas(cfg.Get("WEBHOOK_SECRETS")),
+                                                      {"*"});
+    billing::logging::Info("webhook endpoint registered",
+                           {{"id", endpoint.at("id")}, {"url", cfg.Get("WEBHOOK_URL")}});
+  }
   HttpServer server(options, emulator, idempotency, faults, webhooks);
   int port = 0;
   try {
