@@ -7,7 +7,9 @@ namespace billing::server {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-HealthService::HealthService() : state_(std::make_shared<State>()) {}
+HealthService::HealthService() : state_(std::make_shared<State>()) {
+  state_->statuses.emplace(kLiveness, HealthCheckResponse::SERVING);
+}
 
 std::unique_ptr<HealthService> HealthService::Share() const {
   return std::unique_ptr<HealthService>(new HealthService(state_));
@@ -22,7 +24,9 @@ void HealthService::SetAll(ServingStatus status) {
   {
     std::lock_guard lock(state_->mu);
     if (state_->shutdown) return;
-    for (auto& [name, s] : state_->statuses) s = status;
+    for (auto& [name, s] : state_->statuses) {
+      if (name != kLiveness) s = status;
+    }
   }
   state_->changed.notify_all();
 }

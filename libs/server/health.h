@@ -17,6 +17,9 @@ namespace billing::server {
 //
 // Every service name registered (and "" for the whole server) starts
 // NOT_SERVING. Unknown names get NOT_FOUND from Check, per the protocol.
+// "liveness" is SERVING for as long as the process serves at all (until
+// Shutdown), whatever the database does: a liveness probe on "" would
+// restart every replica during a database outage, which cures nothing.
 //
 // A process may serve health on several gRPC servers (the main port, a
 // fenced port, a plaintext port for kubelet probes, which cannot speak TLS).
@@ -25,6 +28,8 @@ namespace billing::server {
 class HealthService final : public grpc::health::v1::Health::Service {
  public:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+  static constexpr const char* kLiveness = "liveness";
 
   HealthService();
   // Another service object that reads and writes the same statuses.

@@ -192,6 +192,8 @@ TEST(PlatformTest, NotServingWithoutDatabaseAndRecoversWithoutRestart) {
   // retry), never INTERNAL.
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(svc.Health("", channel), "NOT_SERVING");
+  // Liveness is the process, not its database: a restart would not help.
+  EXPECT_EQ(svc.Health("liveness", channel), "SERVING");
   auto status = get_unknown();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_EQ(ErrorInfoOf(status).reason(), "DATABASE_UNAVAILABLE");
