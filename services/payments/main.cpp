@@ -79,6 +79,8 @@ std::vector<Option> PaymentsOptions() {
        .default_value = "24", .kind = Kind::kInt, .min = 24, .max = 8760},
       {.name = "KEY_REAP_INTERVAL_MS", .help = "How often expired idempotency keys are deleted.",
        .default_value = "600000", .kind = Kind::kInt, .min = 10, .max = 86400000},
+      {.name = "STATS_INTERVAL_MS", .help = "How often the payments_unresolved gauges are refreshed.",
+       .default_value = "15000", .kind = Kind::kInt, .min = 10, .max = 3600000},
   };
 }
 
@@ -289,6 +291,36 @@ int main(int argc, char** argv) {
         const int delivered = dispatcher->DispatchOnce(stop);
         backlog.Set(static_cast<double>(store->EventBacklog()));
         return delivered > 0;
+      });
+    });
+    // Payments not final yet: a PENDING one older than PENDING_GRACE_MS plus a
+    // few sweeps means the sweeper cannot resolve it (Stripe unreachable, a
+    // bug); the runbook's "stale payments" alert reads these.
+    auto& unresolved = prometheus::BuildGauge()
+                           .Name("payments_unresolved")
+                           .Help("Payments not yet final, by status")
+                           .Register(registry);
+    auto& unresolved_age = prometheus::BuildGauge()
+                               .Name("payments_unresolved_oldest_age_seconds")
+                               .Help("Age of the oldest payment not yet final, by status (0: none)")
+                               .Register(registry);
+    const auto stats_interval = std::chrono::milliseconds(cfg.GetInt("STATS_INTERVAL_MS"));
+    registrar.AddWorker("stats", [&, stats_interval](std::stop_token stop) {
+      server::RunPeriodically(stop, stats_interval, "stats", [&] {
+        std::map<payments::domain::PaymentStatus, payments::domain::PaymentStore::Unresolved> by_status;
+        for (const auto& u : store->UnresolvedPayments()) by_status[u.status] = u;
+        for (const auto status : {payments::domain::PaymentStatus::kPending,
+                                  payments::domain::PaymentStatus::kRequiresAction,
+                                  payments::domain::PaymentStatus::kProcessing}) {
+          const std::map<std::string, std::string> labels = {{"status", std::string(payments::domain::Name(status))}};
+          const auto it = by_status.find(status);
+          unresolved.Add(labels).Set(it == by_status.end() ? 0.0 : static_cast<double>(it->second.count));
+          unresolved_age.Add(labels).Set(
+              it == by_status.end()
+                  ? 0.0
+                  : std::chrono::duration<double>(env.clock.Now() - it->second.oldest_created).count());
+        }
+        return false;
       });
     });
     const auto ttl = std::chrono::hours(cfg.GetInt("IDEMPOTENCY_KEY_TTL_H"));

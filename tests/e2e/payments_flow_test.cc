@@ -338,5 +338,34 @@ TEST_F(PaymentsE2eTest, TwentyConcurrentIdenticalCallsOnTwoReplicasMakeOnePaymen
   EXPECT_EQ(QueryInt(db_->url(), "SELECT count(*) FROM payments"), 1);
 }
 
+// The runbook's stale-payments alert reads these gauges: a payment that is
+// not final shows up by status with its age, and leaves when it is final.
+TEST_F(PaymentsE2eTest, UnresolvedGaugesCountPaymentsNotYetFinal) {
+  StartPayments({{"STATS_INTERVAL_MS", "100"}});
+  auto metrics = [&] {
+    return HttpRequest("GET", "http://127.0.0.1:" + std::to_string(svc_->metrics_port()) + "/metrics").body;
+  };
+  auto gauge = [&](const std::string& name, const std::string& status) {
+    const std::string body = metrics();
+    const std::string key = name + "{status=\"" + status + "\"} ";
+    const auto at = body.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + key.size()));
+  };
+  ASSERT_TRUE(Eventually([&] { return gauge("payments_unresolved", "REQUIRES_ACTION") == 0; }, std::chrono::seconds(10)))
+      << metrics();
+  const auto p = Create("stale-3ds", "pm_card_threeDSecure2Required");
+  ASSERT_EQ(p.status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
+  ASSERT_TRUE(Eventually([&] { return gauge("payments_unresolved", "REQUIRES_ACTION") == 1; }, std::chrono::seconds(10)))
+      << metrics();
+  EXPECT_TRUE(Eventually([&] { return gauge("payments_unresolved_oldest_age_seconds", "REQUIRES_ACTION") > 0.1; },
+                         std::chrono::seconds(10)));
+  EXPECT_EQ(gauge("payments_unresolved", "PENDING"), 0);
+
+  Authenticate(p.payment_intent_id(), "succeed");
+  ASSERT_EQ(Confirm("stale-confirm", p.payment_intent_id()).status(), pv1::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_TRUE(Eventually([&] { return gauge("payments_unresolved", "REQUIRES_ACTION") == 0; }, std::chrono::seconds(10)));
+  EXPECT_EQ(gauge("payments_unresolved_oldest_age_seconds", "REQUIRES_ACTION"), 0);
+}
+
 }  // namespace
 }  // namespace billing::testing

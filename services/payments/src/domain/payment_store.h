@@ -93,6 +93,14 @@ class PaymentStore {
   virtual void MarkEventRetry(const std::string& event_key, const std::string& error, Time next_attempt_at) = 0;
   virtual void MarkEventRejected(const std::string& event_key, const std::string& error, Time now) = 0;
   virtual int64_t EventBacklog() = 0;
+  // Payments not yet final, per status, with the oldest one's creation time:
+  // what the "stale payments" alert watches.
+  struct Unresolved {
+    PaymentStatus status;
+    int64_t count = 0;
+    Time oldest_created;
+  };
+  virtual std::vector<Unresolved> UnresolvedPayments() = 0;
 
   // Deletes keys (finished or abandoned by their caller) last used and
   // unlocked before `before`; returns how many.

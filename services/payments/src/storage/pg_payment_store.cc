@@ -547,6 +547,20 @@ int64_t PgPaymentStore::EventBacklog() {
   });
 }
 
+std::vector<domain::PaymentStore::Unresolved> PgPaymentStore::UnresolvedPayments() {
+  return pool_.Transact([&](soci::session& sql) {
+    soci::rowset<soci::row> rows = sql.prepare << sql::kUnresolvedPayments;
+    return ReadAll<Unresolved>(rows, [](const soci::row& row) {
+      RowReader r(row);
+      Unresolved u;
+      u.status = Parsed(domain::ParsePaymentStatus(r.Str()), "payment status");
+      u.count = r.Int();
+      u.oldest_created = r.TimeAt();
+      return u;
+    });
+  });
+}
+
 int PgPaymentStore::ReapKeys(Time before, int limit) {
   return pool_.Transact([&](soci::session& sql) {
     long long before_us = Micros(before);

@@ -20,6 +20,7 @@ class PgPaymentStore final : public domain::PaymentStore {
   void MarkEventRetry(const std::string& event_key, const std::string& error, domain::Time next_attempt_at) override;
   void MarkEventRejected(const std::string& event_key, const std::string& error, domain::Time now) override;
   int64_t EventBacklog() override;
+  std::vector<Unresolved> UnresolvedPayments() override;
   int ReapKeys(domain::Time before, int limit) override;
 
  private:

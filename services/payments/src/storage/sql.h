@@ -172,6 +172,10 @@ inline constexpr char kMarkEventRejected[] =
     "UPDATE payment_events_outbox SET state = 'REJECTED', last_error = :error, delivered_at = " BILLING_TS(":now")
     " WHERE event_key = :event_key AND state = 'PENDING'";
 inline constexpr char kEventBacklog[] = "SELECT count(*) FROM payment_events_outbox WHERE state = 'PENDING'";
+// Served by the partial index payments_unresolved (migration 0003).
+inline constexpr char kUnresolvedPayments[] =
+    "SELECT status, count(*)::BIGINT, " BILLING_US("min(created_at)") " FROM payments "
+    "WHERE status IN ('PENDING', 'REQUIRES_ACTION', 'PROCESSING') GROUP BY status";
 
 #undef BILLING_US
 #undef BILLING_TS
