@@ -5,15 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(
-  # build
-  cmake ninja-build g++ pkg-config
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libsoci-dev libpq-dev libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
-  libcurl4-openssl-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
+# The build's packages are shared with the Dockerfiles' build stages.
+mapfile -t PACKAGES < <(sed -e 's/#.*//' deploy/docker/build-packages.txt | tr -s ' \t' '\n' | sed '/^$/d')
+PACKAGES+=(
+  # tests
   libgtest-dev libgmock-dev
-  # notify: Mustache templates, phone numbers
-  libmstch-dev libphonenumber-dev
   # run and test: PostgreSQL server binaries, openssl for test certificates,
   # runuser (util-linux) to run PostgreSQL as its own user when we are root
   postgresql-15 openssl util-linux ca-certificates curl
@@ -34,9 +30,24 @@ if ((${#missing[@]})); then
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/buf ] || ! node_modules/.bin/buf --version >/dev/null 2>&1; then
-  echo "setup: installing npm tools (buf)"
+# Node tools: buf (proto lint, gRPC calls) and the deploy tests' yaml and
+# kubernetes-models, all pinned in package-lock.json.
+npm_ok=true
+[ -x node_modules/.bin/buf ] && node_modules/.bin/buf --version >/dev/null 2>&1 || npm_ok=false
+for m in yaml kubernetes-models @kubernetes-models/cert-manager @kubernetes-models/prometheus-operator; do
+  [ -f "node_modules/$m/package.json" ] || npm_ok=false
+done
+if ! $npm_ok; then
+  echo "setup: installing npm tools (buf, yaml, kubernetes-models)"
   # npm install, not npm ci: npm 11 writes lockfiles without the other
   # platforms' optional buf binaries, which npm ci then rejects.
   npm install --no-save --no-audit --no-fund --loglevel=error
+fi
+
+# kubectl renders deploy/k8s (kustomize v5 features: components, patches).
+# This machine kind ships it; Debian's own kubernetes-client (1.20) is too old
+# to render the overlays, so there is no Debian fallback to install.
+if ! kubectl kustomize --help >/dev/null 2>&1; then
+  echo "setup: WARNING: no kubectl with kustomize on PATH; the deploy_k8s_test will fail" >&2
+  echo "setup: install kubectl >= 1.27 (it embeds kustomize v5)" >&2
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, start a
 # throwaway PostgreSQL, run the whole suite (ctest labels unit, integration,
-# e2e, plus buf lint), stop PostgreSQL. Extra arguments go to ctest, e.g.
+# e2e, deploy, plus buf lint), stop PostgreSQL. Extra arguments go to ctest, e.g.
 #   bash scripts/test.sh -L unit        bash scripts/test.sh -R invoice
 set -euo pipefail
 cd "$(dirname "$0")/.."
