@@ -90,7 +90,8 @@ std::vector<config::Option> CommonOptions(const ServiceSpec& spec);
 //  2. parses config; --help prints usage and exits 0; a bad or missing value
 //     prints one line and exits 2 before anything binds;
 //  3. logs the effective config once, secrets redacted;
-//  4. with --migrate-only: applies migrations and exits (0 or 1);
+//  4. with --migrate-only: applies migrations and exits (0 or 1); only
+//     DATABASE_URL is required then, and --check-config stops after parsing;
 //  5. binds /metrics and the gRPC port (failure: exit 1), reports NOT_SERVING;
 //  6. a readiness loop connects, migrates (AUTO_MIGRATE) and pings the
 //     database, flipping health between SERVING and NOT_SERVING, and starts the

@@ -244,6 +244,35 @@ TEST(PlatformTest, ConcurrentMigrateOnlyRunsApplyEachMigrationOnce) {
   EXPECT_EQ(QueryInt(db.url(), "SELECT count(*) FROM schema_migrations"), static_cast<long long>(files));
 }
 
+// Kubernetes runs --migrate-only with the database URL alone (the migrator
+// never sees Stripe keys or SMTP passwords), and checks each container's
+// configuration with --check-config, which binds and connects nothing.
+TEST(PlatformTest, MigrateOnlyNeedsOnlyTheDatabaseAndCheckConfigTouchesNothing) {
+  for (const auto& b : Binaries()) {
+    SCOPED_TRACE(b.name);
+    TestDatabase db(b.name + "_mig");
+    const auto migrate = RunCommand({b.path, "--migrate-only"}, {{"DATABASE_URL", db.url()}});
+    EXPECT_EQ(migrate.exit_code, 0) << migrate.output;
+    EXPECT_GT(QueryInt(db.url(), "SELECT count(*) FROM schema_migrations"), 0);
+    // Without --migrate-only the same environment is refused (required options).
+    const auto serve = RunCommand({b.path, "--check-config"}, {{"DATABASE_URL", db.url()}});
+    if (b.name != "notify") {
+      EXPECT_EQ(serve.exit_code, 2) << serve.output;
+    }
+
+    // A full configuration passes; a database URL that points nowhere does
+    // too (nothing connects), and nothing is created.
+    TestDatabase untouched(b.name + "_chk");
+    const auto ok = RunCommand({b.path, "--check-config"},
+                               With(b.env, {{"DATABASE_URL", untouched.url()}, {"GRPC_LISTEN_ADDRESS", "127.0.0.1:1"}}));
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
+    EXPECT_NE(ok.output.find("configuration ok"), std::string::npos) << ok.output;
+    EXPECT_EQ(QueryInt(untouched.url(), "SELECT count(*) FROM pg_tables WHERE tablename = 'schema_migrations'"), 0);
+    const auto bad = RunCommand({b.path, "--check-config", "--db-pool-size=0"}, With(b.env, {{"DATABASE_URL", db.url()}}));
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  }
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -50,6 +50,8 @@ std::vector<Option> Options() {
       {.name = "LOG_LEVEL", .help = "Minimum log level.", .default_value = "info", .kind = Kind::kChoice,
        .choices = {"debug", "info", "warn", "error"}},
       {.name = "PORTS_FILE", .help = "When set, the bound port is written here as JSON (for tests)."},
+      {.name = "CHECK_CONFIG", .help = "Validate the configuration, print one line, exit (0 if valid, 2 if not).",
+       .default_value = "false", .kind = Kind::kBool},
   };
 }
 
@@ -94,6 +96,10 @@ int main(int argc, char** argv) {
   } catch (const billing::config::ConfigError& e) {
     std::fprintf(stderr, "stripe-emulator: configuration error: %s\n", e.what());
     return 2;
+  }
+  if (cfg.GetBool("CHECK_CONFIG")) {
+    std::cout << "stripe-emulator: configuration ok\n";
+    return 0;
   }
   billing::logging::Init("stripe-emulator", billing::logging::ParseLevel(cfg.Get("LOG_LEVEL")));
 
