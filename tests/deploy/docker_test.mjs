@@ -48,6 +48,10 @@ describe('Dockerfile', () => {
     for (const s of ['build', 'runtime', ...Object.keys(BINARIES), 'dev-sinks']) assert.ok(dockerfile[s], `stage ${s}`);
     assert.match(readText('deploy/docker/Dockerfile'), /ARG DEBIAN_BUILD_IMAGE=debian:bookworm\n/);
     assert.match(readText('deploy/docker/Dockerfile'), /ARG DEBIAN_IMAGE=debian:bookworm-slim\n/);
+    // A build without --target must not quietly produce some image.
+    const last = Object.entries(dockerfile).at(-1);
+    assert.equal(last[0], 'choose-a-target');
+    assert.match(last[1].lines.join('\n'), /exit 1/);
   });
 
   it('the build stage installs the package list scripts/setup.sh installs', () => {

@@ -57,18 +57,21 @@ function environment(objs, container) {
   }
   return env;
 }
-// Where a mounted file comes from: {secret, key} or null.
+// Where a mounted file comes from: {secret, key} or null. The deepest mount
+// whose path holds the file wins (as in the container); a Secret volume with
+// `items` projects only those keys.
 function mountedFile(workload, container, file) {
-  for (const m of container.volumeMounts || []) {
-    const dir = m.mountPath.endsWith('/') ? m.mountPath : m.mountPath + '/';
-    if (!file.startsWith(dir)) continue;
-    const rest = file.slice(dir.length);
-    const vol = workload.spec.template.spec.volumes.find((v) => v.name === m.name);
-    if (!vol?.secret) return null;
-    const item = (vol.secret.items || []).find((i) => i.path === rest);
-    return { secret: vol.secret.secretName, key: item ? item.key : rest };
-  }
-  return null;
+  const mounts = (container.volumeMounts || [])
+    .filter((m) => file.startsWith(m.mountPath.endsWith('/') ? m.mountPath : m.mountPath + '/'))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length);
+  if (!mounts.length) return null;
+  const m = mounts[0];
+  const rest = file.slice(m.mountPath.replace(/\/$/, '').length + 1);
+  const vol = workload.spec.template.spec.volumes.find((v) => v.name === m.name);
+  if (!vol?.secret) return null;
+  if (!vol.secret.items) return { secret: vol.secret.secretName, key: rest };
+  const item = vol.secret.items.find((i) => i.path === rest);
+  return item ? { secret: vol.secret.secretName, key: item.key } : null;
 }
 // Secrets a Certificate will create, by name.
 const certificateSecrets = (objs) => new Set(ofKind(objs, 'Certificate').map((c) => c.spec.secretName));
@@ -81,14 +84,16 @@ function secretKeys(objs, name) {
   assert.ok(documented, `Secret ${name} is neither rendered nor documented in docs/operations.md`);
   return documented;
 }
-// docs/operations.md's "Secrets" table: | `name` | `key`, `key` | ... |
+// docs/operations.md's table under "## Secrets": | `name` | `key`, `key` | ... |
 function documentedSecrets() {
   const doc = readText('docs/operations.md');
+  const section = doc.slice(doc.indexOf('\n## Secrets\n'), doc.indexOf('\n## ', doc.indexOf('\n## Secrets\n') + 5));
   const out = new Map();
-  for (const line of doc.split('\n')) {
-    const m = line.match(/^\|\s*`([a-z0-9-]+-secrets)`\s*\|([^|]*)\|/);
+  for (const line of section.split('\n')) {
+    const m = line.match(/^\|\s*`([a-z0-9-]+)`\s*\|([^|]*)\|/);
     if (m) out.set(m[1], new Set([...m[2].matchAll(/`([a-z0-9.-]+)`/g)].map((k) => k[1])));
   }
+  assert.ok(out.size >= 4, 'the runbook\'s Secrets table');
   return out;
 }
 function decoded(secret) {
@@ -99,7 +104,8 @@ function decoded(secret) {
 // Stand-ins for the production Secrets (not in git), shaped like the real
 // values so the binaries' validation treats them as it would the real ones.
 const PLACEHOLDERS = {
-  'database-url': 'postgresql://billing:placeholder@db.example.com:5432/billing?sslmode=verify-full',
+  'database-url': 'postgresql://billing:placeholder@db.example.com:5432/billing?sslmode=verify-full&sslrootcert=/var/run/secrets/billing-db/ca.crt',
+  'ca.crt': '-----BEGIN CERTIFICATE-----\nplaceholder\n-----END CERTIFICATE-----',
   'stripe-secret-key': 'sk_live_placeholder',
   'stripe-webhook-secrets': 'whsec_placeholder_new,whsec_placeholder_old',
   'smtp-username': 'billing-relay',
@@ -300,7 +306,9 @@ for (const overlay of OVERLAYS) {
           const vol = spec.volumes.find((v) => v.name === m.name);
           return vol.secret ? (vol.secret.items || [{ key: '*' }]).map((i) => i.key) : [];
         });
-        assert.deepEqual(files, ['database-url']);
+        assert.ok(files.includes('database-url'));
+        assert.deepEqual(files.filter((k) => !['database-url', 'ca.crt'].includes(k)), [],
+          'the database URL (and the database\'s CA), nothing else');
         assert.ok(!migrate.envFrom && !(migrate.env || []).some((e) => e.valueFrom), 'no other configuration or secret');
       });
 
@@ -483,7 +491,7 @@ describe('prod: replicas spread out, real Stripe, mTLS, the webhook Ingress', ()
   it('two or more replicas with anti-affinity', () => {
     for (const svc of SERVICES) {
       const d = named(objs, 'Deployment', svc);
-      assert.ok(d.spec.replicas >= 2, svc);
+      assert.equal(d.spec.replicas, undefined, `${svc}: the HPA owns the replica count`);
       assert.ok(ofKind(objs, 'HorizontalPodAutoscaler').find((h) => h.metadata.name === svc).spec.minReplicas >= 2);
       const anti = d.spec.template.spec.affinity?.podAntiAffinity;
       const terms = [...(anti?.preferredDuringSchedulingIgnoredDuringExecution || []).map((t) => t.podAffinityTerm),
@@ -495,6 +503,22 @@ describe('prod: replicas spread out, real Stripe, mTLS, the webhook Ingress', ()
         `${svc}: images from a registry, with a tag`);
     }
     assert.ok(!objs.some((o) => o.kind === 'StatefulSet' || o.kind === 'Secret'), 'no in-cluster database, no Secrets in git');
+  });
+  it('the external database is verified against its CA', () => {
+    for (const svc of SERVICES) {
+      const dep = named(objs, 'Deployment', svc);
+      for (const c of allContainers(dep).filter((x) => binaryOf(x))) {
+        const file = mountedFile(dep, c, '/var/run/secrets/billing-db/ca.crt');
+        assert.deepEqual(file, { secret: 'billing-db-ca', key: 'ca.crt' }, `${svc}/${c.name}`);
+      }
+    }
+    assert.match(readText('docs/operations.md'), /sslmode=verify-full&sslrootcert=\/var\/run\/secrets\/billing-db\/ca\.crt/);
+  });
+  it('site settings are set, not the binaries\' test defaults', () => {
+    const env = environment(objs, named(objs, 'Deployment', 'notify').spec.template.spec.containers[0]);
+    const from = env.get('SMS_FROM_NUMBER')?.value;
+    assert.ok(from && from !== options.notify.find((o) => o.name === 'SMS_FROM_NUMBER').default,
+      'not Twilio\'s test number');
   });
   it('the real Stripe over https', () => {
     const env = environment(objs, named(objs, 'Deployment', 'payments').spec.template.spec.containers[0]);
