@@ -6,7 +6,11 @@
 // runs here, so the images themselves are built elsewhere.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BINARIES, exists, helpOptions, lddPackages, readText } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BINARIES, ROOT, exists, helpOptions, lddPackages, readText } from './lib.mjs';
 
 // Non-library packages a stage may add, and why.
 const EXTRA = {
@@ -96,6 +100,25 @@ describe('Dockerfile', () => {
       }
     });
   }
+
+  it('the build stage\'s sources alone configure, and ninja has every input for the four targets', () => {
+    // Exactly what the build stage COPYs into /src, then its cmake line.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'image-src-'));
+    try {
+      const copies = instruction(dockerfile.build.lines, 'COPY').filter((c) => !c.includes('build-packages'));
+      for (const copy of copies) {
+        const [src, dst] = copy.split(/\s+/);
+        cpSync(path.join(ROOT, src), path.join(dir, dst === './' ? path.basename(src) : dst), { recursive: true });
+      }
+      const run = dockerfile.build.lines.find((l) => l.includes('cmake -S'));
+      const flags = run.match(/cmake -S \. -B \/build (.*?) &&/)[1].split(/\s+/);
+      execFileSync('cmake', ['-S', dir, '-B', path.join(dir, 'build'), ...flags], { stdio: 'pipe' });
+      const targets = run.match(/--target ([a-z -]+?) &&/)[1].split(/\s+/);
+      execFileSync('ninja', ['-C', path.join(dir, 'build'), '-n', ...targets], { stdio: 'pipe' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('every COPY source exists; notify ships its templates where TEMPLATE_DIR points', () => {
     for (const [name, stage] of Object.entries(dockerfile)) {
