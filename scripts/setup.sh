@@ -15,6 +15,8 @@ PACKAGES+=(
   postgresql-15 openssl util-linux ca-certificates curl
   # test: a real SMTP server (tests/tools/smtp_sink.py)
   python3 python3-aiosmtpd
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
+  clang libclang-rt-14-dev
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 

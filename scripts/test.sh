@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, start a
 # throwaway PostgreSQL, run the whole suite (ctest labels unit, integration,
-# e2e, deploy, plus buf lint), stop PostgreSQL. Extra arguments go to ctest, e.g.
+# e2e, deploy, plus buf lint), stop PostgreSQL, then fuzz briefly. Extra arguments go to ctest, e.g.
 #   bash scripts/test.sh -L unit        bash scripts/test.sh -R invoice
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +22,11 @@ export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
 start=$(date +%s)
 ctest --test-dir build --output-on-failure -j "${CTEST_JOBS:-2}" "$@"
 echo "test suite passed in $(( $(date +%s) - start )) s"
+
+# The whole suite (no ctest filter) also runs each libFuzzer target briefly
+# under ASan + UBSan (scripts/fuzz.sh; FUZZ_SECONDS=0 skips, more fuzzes longer).
+if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  start=$(date +%s)
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  echo "fuzzing passed in $(( $(date +%s) - start )) s"
+fi

@@ -62,7 +62,8 @@ void RequireStripeId(const std::string& field, std::string_view id, std::string_
 
 // A return URL for redirect-based authentication: empty (the default), or
 // https (http only to localhost, for local runs), at most 2048 characters,
-// without spaces, quotes or angle brackets.
+// printable ASCII without spaces, double quotes, backslashes or angle
+// brackets.
 void RequireReturnUrl(const std::string& field, std::string_view url);
 
 // A page_size in 0..max (0 means the default).

@@ -21,6 +21,15 @@ TEST(FormTest, NestedKeysArraysAndEncoding) {
   EXPECT_EQ(ParseForm("").size(), 0u);
 }
 
+// A numeric top-level name is a key, not an array position (form_fuzz found
+// "1=x" refused as "Invalid array").
+TEST(FormTest, NumericTopLevelNamesAreKeys) {
+  const auto j = ParseForm("1=x&2[0]=y");
+  EXPECT_EQ(j["1"], "x");
+  EXPECT_EQ(j["2"][0], "y");
+  EXPECT_THROW(ParseForm("a[1]=z"), FormError) << "index 1 of an empty array";
+}
+
 TEST(FormTest, RejectsMalformedInput) {
   EXPECT_THROW(ParseForm("a=%zz"), FormError);
   EXPECT_THROW(ParseForm("a[b=1"), FormError);

@@ -69,6 +69,17 @@ TEST(MimeTest, EncodedWordsNeverSplitACharacterAndStayShort) {
   }
 }
 
+// template_fuzz found this hang: a run of UTF-8 continuation bytes longer
+// than one encoded word made the splitter stand still.
+TEST(MimeTest, InvalidUtf8NeverHangsTheHeaderEncoder) {
+  const std::string junk(100, static_cast<char>(0x80));
+  const std::string encoded = EncodeHeaderText("Name " + junk);
+  EXPECT_EQ(encoded.rfind("=?UTF-8?B?", 0), 0u);
+  int words = 0;
+  for (std::size_t p = 0; (p = encoded.find("=?UTF-8?B?", p)) != std::string::npos; ++p) ++words;
+  EXPECT_EQ(words, 4);  // "Name " (cut before the junk), then 100 bytes in words of at most 39
+}
+
 TEST(MimeTest, HeadersAreEncodedFoldedAndNeverInjectable) {
   EXPECT_EQ(EncodeHeaderText("Plain subject"), "Plain subject");
   EXPECT_EQ(EncodeHeaderText("a\r\nBcc: evil@example.com"), "a  Bcc: evil@example.com");

@@ -83,6 +83,11 @@ TEST(StripeJsonTest, EventsCarryTheirObject) {
   EXPECT_EQ(charge->charge_payment_intent, "pi_1");
   EXPECT_EQ(charge->charge_amount_refunded, 500);
   EXPECT_FALSE(clients::EventFromJson("{}").has_value());
+  // A "created" that would overflow microseconds is not an event (fuzz find).
+  EXPECT_FALSE(clients::EventFromJson(R"({"id":"evt_9","object":"event","type":"x","created":1700008888880000,
+                                          "data":{"object":{"object":"charge"}}})").has_value());
+  EXPECT_FALSE(clients::EventFromJson(R"({"id":"evt_9","object":"event","type":"x","created":-1,
+                                          "data":{"object":{"object":"charge"}}})").has_value());
   EXPECT_FALSE(clients::EventFromJson("not json").has_value());
   EXPECT_FALSE(clients::EventFromJson(R"({"id":"evt_3","object":"event","type":"x"})").has_value()) << "no data";
 }

@@ -18,7 +18,8 @@ Json NullIfZero(int64_t v) { return v == 0 ? Json(nullptr) : Json(v); }
 class Params {
  public:
   Params(const Json& j, std::initializer_list<const char*> allowed) : j_(j) {
-    for (const auto& [key, value] : j.items()) {
+    for (const auto& item : j.items()) {
+      const std::string& key = item.key();  // clang 14 cannot capture a structured binding
       if (key == "expand") continue;
       if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
         throw UnknownParam(key);

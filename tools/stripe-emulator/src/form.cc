@@ -41,7 +41,9 @@ void Insert(nlohmann::json& node, const std::vector<std::string>& parts, std::si
             const std::string& value, const std::string& key) {
   const std::string& part = parts[i];
   const bool last = i + 1 == parts.size();
-  if (part.empty() || IsIndex(part)) {
+  // The top-level name is always a key ("1=x" is {"1": "x"}); only the
+  // bracketed parts after it can be array positions. (Found by form_fuzz.)
+  if (i > 0 && (part.empty() || IsIndex(part))) {
     // Array position: "" appends, "N" addresses element N.
     if (node.is_null()) node = nlohmann::json::array();
     if (!node.is_array()) throw FormError("Invalid array: " + key);

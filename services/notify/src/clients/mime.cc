@@ -61,7 +61,10 @@ std::string EncodeHeaderText(const std::string& raw) {
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t end = std::min(text.size(), i + 39);
-    while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    while (end > i && end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    // 39 continuation bytes in a row is not UTF-8: cut anywhere rather than
+    // loop forever (template_fuzz found the hang; the API refuses such text).
+    if (end == i) end = std::min(text.size(), i + 39);
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + Base64(text.substr(i, end - i)) + "?=";
     i = end;

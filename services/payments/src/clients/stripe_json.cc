@@ -104,7 +104,12 @@ std::optional<domain::StripeEvent> EventFromJson(const std::string& payload) {
   domain::StripeEvent e;
   e.id = Str(j, "id");
   e.type = Str(j, "type");
-  e.created = clock::FromUnixMicros(Int(j, "created") * 1000000);
+  // Unix seconds. Beyond year 9999 it is no Stripe timestamp, and the
+  // conversion to microseconds would overflow (webhook_fuzz found it).
+  constexpr int64_t kMaxUnixSeconds = 253402300799;
+  const int64_t created = Int(j, "created");
+  if (created < 0 || created > kMaxUnixSeconds) return std::nullopt;
+  e.created = clock::FromUnixMicros(created * 1000000);
   const json& object = j["data"]["object"];
   const std::string kind = Str(object, "object");
   if (kind == "payment_intent") {
