@@ -15,16 +15,17 @@ namespace billing::server {
 GrpcServer::GrpcServer(GrpcServerOptions options, metrics::Metrics& metrics)
     : options_(std::move(options)), metrics_(metrics) {}
 
-GrpcServer::~GrpcServer() {
-  const auto now = std::chrono::system_clock::now();
-  for (auto& l : extra_) {
-    if (l.server) l.server->Shutdown(now);
+GrpcServer::~GrpcServer() { StopAll(std::chrono::system_clock::now()); }
+
+void GrpcServer::StopAll(std::chrono::system_clock::time_point deadline) {
+  // Shut every port down before waiting on any, so they drain together.
+  for (auto& l : listeners_) {
+    if (l.server) l.server->Shutdown(deadline);
   }
-  if (server_) server_->Shutdown(now);
-  for (auto& l : extra_) {
+  for (auto& l : listeners_) {
     if (l.server) l.server->Wait();
   }
-  if (server_) server_->Wait();
+  listeners_.clear();
 }
 
 void GrpcServer::AddService(const std::string& full_name, std::unique_ptr<grpc::Service> service,
@@ -33,16 +34,11 @@ void GrpcServer::AddService(const std::string& full_name, std::unique_ptr<grpc::
     throw std::runtime_error("no listener named " + listener + " for " + full_name);
   }
   health_.Register(full_name);
-  grpc::Service* raw = service.get();
+  services_[listener].push_back(service.get());
   owned_.push_back(std::move(service));
-  if (listener.empty()) {
-    main_services_.push_back(raw);
-  } else {
-    extra_services_[listener].push_back(raw);
-  }
 }
 
-std::unique_ptr<grpc::Server> GrpcServer::Build(Listener& listener, grpc::Service* health) {
+void GrpcServer::Build(Listener& listener) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listener.address,
                            listener.tls ? MakeServerCredentials(options_.tls) : grpc::InsecureServerCredentials(),
@@ -53,17 +49,16 @@ std::unique_ptr<grpc::Server> GrpcServer::Build(Listener& listener, grpc::Servic
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
-  builder.RegisterService(health);
+  builder.RegisterService(listener.health.get());
   for (auto* service : listener.services) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeObservabilityInterceptorFactory(metrics_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  auto server = builder.BuildAndStart();
-  if (!server || listener.port == 0) {
+  listener.server = builder.BuildAndStart();
+  if (!listener.server || listener.port == 0) {
     throw std::runtime_error("cannot listen on " + listener.address +
                              (listener.name.empty() ? "" : " (" + listener.name + ")"));
   }
-  return server;
 }
 
 void GrpcServer::Start() {
@@ -72,35 +67,30 @@ void GrpcServer::Start() {
   // built from here on.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  Listener main{.name = "", .address = options_.listen_address, .tls = true, .services = main_services_};
-  server_ = Build(main, &health_);
-  port_ = main.port;
+  listeners_.push_back({.name = "", .address = options_.listen_address, .services = services_[""]});
   for (const auto& [name, address] : options_.extra_listen_addresses) {
-    extra_.push_back({.name = name, .address = address, .tls = true, .services = extra_services_[name],
-                      .health = health_.Share()});
+    listeners_.push_back({.name = name, .address = address, .services = services_[name]});
   }
   if (!options_.health_listen_address.empty()) {
-    extra_.push_back({.name = "health", .address = options_.health_listen_address, .tls = false,
-                      .health = health_.Share()});
+    listeners_.push_back({.name = "health", .address = options_.health_listen_address, .tls = false});
   }
-  for (auto& l : extra_) {
-    l.server = Build(l, l.health.get());
-    extra_ports_[l.name] = l.port;
+  for (auto& l : listeners_) {
+    l.health = health_.Share();
+    Build(l);
+    if (l.name.empty()) {
+      port_ = l.port;
+    } else {
+      extra_ports_[l.name] = l.port;
+    }
   }
 }
 
 void GrpcServer::Shutdown() {
-  if (!server_) return;
+  if (listeners_.empty()) return;
   health_.SetAll(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   if (options_.drain_delay.count() > 0) std::this_thread::sleep_for(options_.drain_delay);
   health_.Shutdown();
-  const auto deadline = std::chrono::system_clock::now() + options_.shutdown_timeout;
-  server_->Shutdown(deadline);
-  for (auto& l : extra_) l.server->Shutdown(deadline);
-  server_->Wait();
-  for (auto& l : extra_) l.server->Wait();
-  server_.reset();
-  extra_.clear();
+  StopAll(std::chrono::system_clock::now() + options_.shutdown_timeout);
 }
 
 }  // namespace billing::server

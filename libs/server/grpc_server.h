@@ -68,8 +68,10 @@ class GrpcServer {
  private:
   GrpcServerOptions options_;
   metrics::Metrics& metrics_;
+  // One gRPC server per port: the main one first, then the named extra
+  // ports, then the health-only port.
   struct Listener {
-    std::string name;
+    std::string name;  // "" for the main port
     std::string address;
     bool tls = true;
     std::vector<grpc::Service*> services = {};
@@ -77,14 +79,13 @@ class GrpcServer {
     std::unique_ptr<grpc::Server> server = nullptr;
     int port = 0;
   };
-  std::unique_ptr<grpc::Server> Build(Listener& listener, grpc::Service* health);
+  void Build(Listener& listener);
+  void StopAll(std::chrono::system_clock::time_point deadline);
 
-  HealthService health_;
+  HealthService health_;  // owns the statuses; each listener serves a Share()
   std::vector<std::unique_ptr<grpc::Service>> owned_;
-  std::vector<grpc::Service*> main_services_;
-  std::map<std::string, std::vector<grpc::Service*>> extra_services_;
-  std::unique_ptr<grpc::Server> server_;
-  std::vector<Listener> extra_;
+  std::map<std::string, std::vector<grpc::Service*>> services_;  // by listener name
+  std::vector<Listener> listeners_;
   int port_ = 0;
   std::map<std::string, int> extra_ports_;
 };

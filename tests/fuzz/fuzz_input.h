@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -34,8 +36,8 @@ class FuzzInput {
 #define FUZZ_CHECK(cond)                                                    \
   do {                                                                      \
     if (!(cond)) {                                                          \
-      __builtin_fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      __builtin_abort();                                                    \
+      std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                    \
     }                                                                       \
   } while (0)
 
