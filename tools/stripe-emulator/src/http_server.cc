@@ -1,3 +1,5 @@
+#include <thread>
+
 #include "http_server.h"
 
 #include <arpa/inet.h>
@@ -189,6 +191,10 @@ void HttpServer::Serve() { server_.listen_after_bind(); }
 
 void HttpServer::Stop() {
   faults_.Clear();  // wakes hanging requests
+  // httplib drops a stop() that comes before listen_after_bind() is running,
+  // and the serving thread would then serve forever (a SIGTERM right after
+  // start did this in CI). Wait, briefly, for it to be running.
+  for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   server_.stop();
 }
 
