@@ -173,9 +173,10 @@ Pool::Lease::~Lease() {
   if (pool_ != nullptr) pool_->Release(slot_, invalid_ || ConnectionBroken(session_));
 }
 
-void Pool::OnTransactFailure(Lease& lease, bool commit_sent, int attempt) {
+void Pool::OnTransactFailure(Lease& lease, bool commit_sent, int attempt, bool in_transaction) {
   soci::session& sql = lease.session();
   auto rollback = [&] {
+    if (!in_transaction) return;
     try {
       sql.rollback();
     } catch (...) {

@@ -188,9 +188,11 @@ int main(int argc, char** argv) {
     registrar.AddWorker("outbox-dispatcher", [&, outbox_interval](std::stop_token stop) {
       server::RunPeriodically(stop, outbox_interval, "outbox-dispatcher", [&, stop] {
         const int sent = dispatcher->DispatchOnce(stop);
-        dispatcher->SyncOnce();
+        const int synced = dispatcher->SyncOnce();
         backlog.Set(static_cast<double>(store->Backlog()));
-        return sent > 0;
+        // Straight on while either found work: a burst of deliveries to
+        // record must not drain at one batch per poll interval.
+        return sent > 0 || synced > 0;
       });
     });
     const auto sweep_interval = std::chrono::milliseconds(cfg.GetInt("DUE_SWEEP_INTERVAL_MS"));

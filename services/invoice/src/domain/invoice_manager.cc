@@ -584,21 +584,27 @@ InvoiceView InvoiceManager::View(InvoiceTx& tx, Invoice invoice) {
   return view;
 }
 
-InvoiceView InvoiceManager::GetInvoiceById(const std::string& invoice_id) {
+InvoiceView InvoiceManager::ViewOf(InvoiceSnapshot snapshot) {
   InvoiceView view;
-  store_.InTransaction([&](InvoiceTx& tx) { view = View(tx, RequireInvoice(tx.FindInvoice(invoice_id), invoice_id)); });
+  view.due_now_minor = DueNow(snapshot.invoice, snapshot.booking);
+  view.invoice = std::move(snapshot.invoice);
+  view.booking = std::move(snapshot.booking);
+  view.payments = std::move(snapshot.payments);
+  view.notifications = std::move(snapshot.notifications);
   return view;
 }
 
+InvoiceView InvoiceManager::GetInvoiceById(const std::string& invoice_id) {
+  auto snapshot = store_.ReadInvoiceSnapshot(InvoiceKey::kId, invoice_id);
+  if (!snapshot) RequireInvoice(std::nullopt, invoice_id);
+  return ViewOf(std::move(*snapshot));
+}
+
 InvoiceView InvoiceManager::GetInvoiceByToken(const std::string& token) {
-  InvoiceView view;
-  store_.InTransaction([&](InvoiceTx& tx) {
-    auto invoice = tx.FindInvoiceByToken(token);
-    // The token is a secret: never echo it back in the message.
-    if (!invoice) throw Error(Reason::kInvoiceNotFound, "token matches no invoice", "token");
-    view = View(tx, std::move(*invoice));
-  });
-  return view;
+  auto snapshot = store_.ReadInvoiceSnapshot(InvoiceKey::kToken, token);
+  // The token is a secret: never echo it back in the message.
+  if (!snapshot) throw Error(Reason::kInvoiceNotFound, "token matches no invoice", "token");
+  return ViewOf(std::move(*snapshot));
 }
 
 InvoicePage InvoiceManager::ListInvoices(const InvoiceFilter& filter, int page_size, const std::string& page_token) {

@@ -154,6 +154,7 @@ class InvoiceManager {
   // Building blocks for the pay flow (domain/pay_flow), which works inside
   // the same transactions.
   InvoiceView View(InvoiceTx& tx, Invoice invoice);
+  static InvoiceView ViewOf(InvoiceSnapshot snapshot);
   // Moves an invoice to `to` and records why.
   void Transition(InvoiceTx& tx, Invoice& invoice, InvoiceStatus to, const std::string& type,
                   const std::string& reason, const std::string& actor, const std::string& request_id, Time now);

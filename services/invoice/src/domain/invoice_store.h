@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "domain/model.h"
+#include "errors/error.h"
 
 namespace billing::invoice::domain {
 
@@ -99,6 +100,17 @@ class InvoiceTx {
   virtual std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) = 0;
 };
 
+// What GetInvoice shows: an invoice, its booking, the booking's payments
+// and the invoice's notifications, as of one instant.
+struct InvoiceSnapshot {
+  Invoice invoice{};
+  Booking booking{};
+  std::vector<CustomerPayment> payments{};
+  std::vector<NotificationRecord> notifications{};
+};
+
+enum class InvoiceKey { kId, kToken };
+
 class InvoiceStore {
  public:
   virtual ~InvoiceStore() = default;
@@ -106,6 +118,24 @@ class InvoiceStore {
   // throws. fn may be run again after a transient database failure, so it
   // must not have side effects outside the transaction.
   virtual void InTransaction(const std::function<void(InvoiceTx&)>& fn) = 0;
+
+  // The invoice whose id or token is `value`, with what GetInvoice shows of
+  // it; nullopt if none. This default reads it in one transaction; a store
+  // may do it in one round trip (GetInvoice is the hottest read).
+  virtual std::optional<InvoiceSnapshot> ReadInvoiceSnapshot(InvoiceKey key, const std::string& value) {
+    std::optional<InvoiceSnapshot> out;
+    InTransaction([&](InvoiceTx& tx) {
+      out.reset();
+      auto invoice = key == InvoiceKey::kId ? tx.FindInvoice(value) : tx.FindInvoiceByToken(value);
+      if (!invoice) return;
+      auto booking = tx.FindBooking(invoice->booking_id);
+      if (!booking) throw errors::Error(errors::Reason::kInternal, "invoice without its booking");
+      auto payments = tx.ListPayments(booking->booking_id);
+      auto notifications = tx.ListNotifications(invoice->invoice_id);
+      out = InvoiceSnapshot{std::move(*invoice), std::move(*booking), std::move(payments), std::move(notifications)};
+    });
+    return out;
+  }
 };
 
 // The pay flow's background work as its workers see it. Each call is one

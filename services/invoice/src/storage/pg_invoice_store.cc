@@ -5,6 +5,7 @@
 #include "db/row_reader.h"
 #include "errors/error.h"
 #include "storage/sql.h"
+#include "validation/validation.h"
 
 namespace billing::invoice::storage {
 namespace {
@@ -23,10 +24,11 @@ using soci::into;
 using soci::use;
 
 using db::Parsed;
+using db::JsonRowReader;
 using db::RowReader;
 
-Booking ReadBooking(const soci::row& row) {
-  RowReader r(row);
+template <typename Reader>
+Booking ReadBookingFrom(Reader& r) {
   Booking b;
   b.booking_id = r.Str();
   b.status = Parsed(domain::ParseBookingStatus(r.Str()), "booking status");
@@ -41,7 +43,7 @@ Booking ReadBooking(const soci::row& row) {
   b.end_local = r.Str();
   b.time_zone = r.Str();
   b.confirmation_code = r.Str();
-  b.required_agreement_ids = json::parse(r.Str()).get<std::vector<std::string>>();
+  b.required_agreement_ids = json::parse(std::string(r.Str())).get<std::vector<std::string>>();
   b.slot_hold_expires_at = r.OptTime();
   b.revision = r.Int();
   b.created_at = r.TimeAt();
@@ -49,8 +51,13 @@ Booking ReadBooking(const soci::row& row) {
   return b;
 }
 
-Invoice ReadInvoice(const soci::row& row) {
+Booking ReadBooking(const soci::row& row) {
   RowReader r(row);
+  return ReadBookingFrom(r);
+}
+
+template <typename Reader>
+Invoice ReadInvoiceFrom(Reader& r) {
   Invoice inv;
   inv.invoice_id = r.Str();
   inv.booking_id = r.Str();
@@ -61,14 +68,14 @@ Invoice ReadInvoice(const soci::row& row) {
   inv.send_to_email_override = r.Str();
   inv.send_type = Parsed(domain::ParseChannel(r.Str()), "invoice send_type");
   inv.token = r.Str();
-  for (const auto& j : json::parse(r.Str())) {
+  for (const auto& j : json::parse(std::string(r.Str()))) {
     inv.line_items.push_back({j.at("name").get<std::string>(), j.at("quantity").get<int64_t>(),
                               j.at("unit_amount_minor").get<int64_t>()});
   }
-  for (const auto& j : json::parse(r.Str())) {
+  for (const auto& j : json::parse(std::string(r.Str()))) {
     inv.fees.push_back({j.at("name").get<std::string>(), j.at("amount_minor").get<int64_t>()});
   }
-  for (const auto& j : json::parse(r.Str())) {
+  for (const auto& j : json::parse(std::string(r.Str()))) {
     inv.custom_fields.push_back({j.at("name").get<std::string>(), j.at("value").get<std::string>()});
   }
   inv.due_at = r.OptTime();
@@ -80,6 +87,11 @@ Invoice ReadInvoice(const soci::row& row) {
   inv.paid_at = r.OptTime();
   inv.pending_attempt_id = r.Str();
   return inv;
+}
+
+Invoice ReadInvoice(const soci::row& row) {
+  RowReader r(row);
+  return ReadInvoiceFrom(r);
 }
 
 domain::PayAttempt ReadAttempt(const soci::row& row) {
@@ -117,8 +129,8 @@ domain::PaymentAction ReadAction(const soci::row& row) {
   return a;
 }
 
-CustomerPayment ReadPayment(const soci::row& row) {
-  RowReader r(row);
+template <typename Reader>
+CustomerPayment ReadPaymentFrom(Reader& r) {
   CustomerPayment p;
   p.customer_payment_id = r.Str();
   p.booking_id = r.Str();
@@ -130,6 +142,11 @@ CustomerPayment ReadPayment(const soci::row& row) {
   p.external_reference = r.Str();
   p.created_at = r.TimeAt();
   return p;
+}
+
+CustomerPayment ReadPayment(const soci::row& row) {
+  RowReader r(row);
+  return ReadPaymentFrom(r);
 }
 
 json RequestToJson(const NotificationRequest& n) {
@@ -177,12 +194,12 @@ NotificationRequest RequestFromJson(const json& j) {
   return n;
 }
 
-NotificationRecord ReadNotification(const soci::row& row) {
-  RowReader r(row);
+template <typename Reader>
+NotificationRecord ReadNotificationFrom(Reader& r) {
   NotificationRecord n;
   n.outbox_id = r.Int();
   n.invoice_id = r.Str();
-  n.request = RequestFromJson(json::parse(r.Str()));
+  n.request = RequestFromJson(json::parse(std::string(r.Str())));
   n.state = Parsed(domain::ParseNotificationState(r.Str()), "notification state");
   n.notification_id = r.Str();
   n.failure_reason = r.Str();
@@ -191,6 +208,11 @@ NotificationRecord ReadNotification(const soci::row& row) {
   n.sent_at = r.OptTime();
   n.request_key = r.Str();
   return n;
+}
+
+NotificationRecord ReadNotification(const soci::row& row) {
+  RowReader r(row);
+  return ReadNotificationFrom(r);
 }
 
 std::string LineItemsJson(const Invoice& inv) {
@@ -536,6 +558,33 @@ void PgInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&)>
   db::TransactRetryingConflicts(pool_, [&](soci::session& session) {
     PgInvoiceTx tx(session);
     fn(tx);
+  });
+}
+
+std::optional<domain::InvoiceSnapshot> PgInvoiceStore::ReadInvoiceSnapshot(domain::InvoiceKey key,
+                                                                           const std::string& value) {
+  // The token column is text; an id that is not a UUID matches nothing
+  // (the API checks ids, this keeps a bad one from being a cast error).
+  if (key == domain::InvoiceKey::kId && !validation::IsUuid(value)) return std::nullopt;
+  return pool_.Read([&](soci::session& sql) -> std::optional<domain::InvoiceSnapshot> {
+    soci::row row;
+    sql << (key == domain::InvoiceKey::kId ? sql::kSelectInvoiceSnapshotById : sql::kSelectInvoiceSnapshotByToken),
+        use(value, "value"), into(row);
+    if (!sql.got_data()) return std::nullopt;
+    RowReader r(row);
+    domain::InvoiceSnapshot out;
+    out.invoice = ReadInvoiceFrom(r);
+    if (r.NextIsNull()) db::Corrupt("invoice without its booking");
+    out.booking = ReadBookingFrom(r);
+    for (const auto& j : json::parse(std::string(r.Str()))) {
+      JsonRowReader jr(j);
+      out.payments.push_back(ReadPaymentFrom(jr));
+    }
+    for (const auto& j : json::parse(std::string(r.Str()))) {
+      JsonRowReader jr(j);
+      out.notifications.push_back(ReadNotificationFrom(jr));
+    }
+    return out;
   });
 }
 

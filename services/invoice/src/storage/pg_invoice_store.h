@@ -14,6 +14,7 @@ class PgInvoiceStore final : public domain::InvoiceStore,
   explicit PgInvoiceStore(db::Pool& pool) : pool_(pool) {}
 
   void InTransaction(const std::function<void(domain::InvoiceTx&)>& fn) override;
+  std::optional<domain::InvoiceSnapshot> ReadInvoiceSnapshot(domain::InvoiceKey key, const std::string& value) override;
 
   std::vector<domain::NotificationRecord> Claim(domain::Time now, domain::Time lease_until, int limit) override;
   std::optional<domain::InvoiceStatus> InvoiceStatusOf(const std::string& invoice_id) override;

@@ -106,18 +106,15 @@ inline constexpr char kInsertPayment[] =
     "payment_intent_id, external_reference, created_at) VALUES (CAST(:id AS UUID), :booking_id, "
     "CAST(NULLIF(:invoice_id, '') AS UUID), :currency, :amount_minor, :source, NULLIF(:payment_intent_id, ''), "
     ":external_reference, " BILLING_TS(":created") ")";
+#define BILLING_PAYMENT_COLUMNS                                                               \
+  "customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, amount_minor, " \
+  "source, COALESCE(payment_intent_id, ''), external_reference, " BILLING_US("created_at")
 inline constexpr char kSelectPayment[] =
-    "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
-    "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
-    BILLING_US("created_at") " FROM customer_payments WHERE customer_payment_id = CAST(:id AS UUID)";
+    "SELECT " BILLING_PAYMENT_COLUMNS " FROM customer_payments WHERE customer_payment_id = CAST(:id AS UUID)";
 inline constexpr char kSelectPaymentByIntent[] =
-    "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
-    "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
-    BILLING_US("created_at") " FROM customer_payments WHERE payment_intent_id = :payment_intent_id";
+    "SELECT " BILLING_PAYMENT_COLUMNS " FROM customer_payments WHERE payment_intent_id = :payment_intent_id";
 inline constexpr char kListPaymentsByBooking[] =
-    "SELECT customer_payment_id::TEXT, booking_id, COALESCE(invoice_id::TEXT, ''), currency, "
-    "amount_minor, source, COALESCE(payment_intent_id, ''), external_reference, "
-    BILLING_US("created_at") " FROM customer_payments WHERE booking_id = :booking_id "
+    "SELECT " BILLING_PAYMENT_COLUMNS " FROM customer_payments WHERE booking_id = :booking_id "
     "ORDER BY created_at, customer_payment_id";
 
 // --- events -------------------------------------------------------------------------
@@ -143,6 +140,25 @@ inline constexpr char kInsertNotification[] =
 inline constexpr char kListNotifications[] =
     "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications "
     "WHERE invoice_id = CAST(:invoice_id AS UUID) ORDER BY outbox_id";
+// GetInvoice in one round trip and one snapshot (a single statement needs no
+// transaction): the invoice's columns, then its booking's (NULLs if it has
+// none, which is corrupt), then the booking's payments and the invoice's
+// notifications as JSON arrays of rows, each row an array in its columns'
+// order (db::JsonRowReader reads them like soci rows).
+#define BILLING_INVOICE_SNAPSHOT(where)                                                                    \
+  "SELECT inv.*, bk.*, "                                                                                   \
+  "(SELECT COALESCE(json_agg(json_build_array(" BILLING_PAYMENT_COLUMNS ") "                                \
+  "ORDER BY created_at, customer_payment_id), '[]')::TEXT FROM customer_payments "                         \
+  "WHERE booking_id = inv.booking_id), "                                                                   \
+  "(SELECT COALESCE(json_agg(json_build_array(" BILLING_NOTIFICATION_COLUMNS ") ORDER BY outbox_id), "      \
+  "'[]')::TEXT FROM invoice_notifications WHERE invoice_id = CAST(inv.invoice_id AS UUID)) "               \
+  "FROM (SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE " where ") inv "                           \
+  "LEFT JOIN LATERAL (SELECT " BILLING_BOOKING_COLUMNS " FROM bookings WHERE booking_id = inv.booking_id) bk " \
+  "ON TRUE"
+inline constexpr char kSelectInvoiceSnapshotById[] = BILLING_INVOICE_SNAPSHOT("invoice_id = CAST(:value AS UUID)");
+inline constexpr char kSelectInvoiceSnapshotByToken[] = BILLING_INVOICE_SNAPSHOT("token = :value");
+#undef BILLING_INVOICE_SNAPSHOT
+
 // = ANY(ARRAY(...)) evaluates the locking subquery exactly once, so a
 // claim never takes more than :limit rows.
 inline constexpr char kClaimNotifications[] =
@@ -238,6 +254,7 @@ inline constexpr char kMarkActionFailed[] =
 #undef BILLING_ATTEMPT_COLUMNS
 #undef BILLING_INVOICE_COLUMNS
 #undef BILLING_NOTIFICATION_COLUMNS
+#undef BILLING_PAYMENT_COLUMNS
 #undef BILLING_US
 #undef BILLING_TS
 
