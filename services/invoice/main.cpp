@@ -174,22 +174,25 @@ int main(int argc, char** argv) {
       });
     });
 
-    auto& backlog = prometheus::BuildGauge()
-                        .Name("invoice_outbox_backlog")
-                        .Help("Notifications waiting to be handed to notify")
-                        .Register(env.metrics.registry())
-                        .Add({});
+    // Shared with the worker, which outlives this function.
+    auto backlog = std::make_shared<metrics::ThrottledGauge>(
+        prometheus::BuildGauge()
+            .Name("invoice_outbox_backlog")
+            .Help("Notifications waiting to be handed to notify")
+            .Register(env.metrics.registry())
+            .Add({}),
+        std::chrono::seconds(1), [&] { return store->Backlog(); });
     auto& expired = prometheus::BuildCounter()
                         .Name("invoices_expired_total")
                         .Help("Open invoices expired by the due-date sweep")
                         .Register(env.metrics.registry())
                         .Add({});
     const auto outbox_interval = std::chrono::milliseconds(cfg.GetInt("OUTBOX_POLL_INTERVAL_MS"));
-    registrar.AddWorker("outbox-dispatcher", [&, outbox_interval](std::stop_token stop) {
+    registrar.AddWorker("outbox-dispatcher", [&, outbox_interval, backlog](std::stop_token stop) {
       server::RunPeriodically(stop, outbox_interval, "outbox-dispatcher", [&, stop] {
         const int sent = dispatcher->DispatchOnce(stop);
         const int synced = dispatcher->SyncOnce();
-        backlog.Set(static_cast<double>(store->Backlog()));
+        backlog->MaybeRefresh();
         // Straight on while either found work: a burst of deliveries to
         // record must not drain at one batch per poll interval.
         return sent > 0 || synced > 0;

@@ -191,11 +191,14 @@ int main(int argc, char** argv) {
                          .Name("notifications_total")
                          .Help("Delivery attempts by channel and outcome (sent, failed, retry)")
                          .Register(registry);
-    auto& depth = prometheus::BuildGauge()
-                      .Name("notify_queue_depth")
-                      .Help("Notifications waiting for delivery")
-                      .Register(registry)
-                      .Add({});
+    // Shared with the worker, which outlives this function.
+    auto depth = std::make_shared<metrics::ThrottledGauge>(
+        prometheus::BuildGauge()
+            .Name("notify_queue_depth")
+            .Help("Notifications waiting for delivery")
+            .Register(registry)
+            .Add({}),
+        std::chrono::seconds(1), [&] { return store->QueueDepth(); });
     auto& latency = prometheus::BuildHistogram()
                         .Name("notify_delivery_seconds")
                         .Help("From acceptance to delivery, for sent notifications")
@@ -203,15 +206,9 @@ int main(int argc, char** argv) {
     const auto interval = std::chrono::milliseconds(cfg.GetInt("DISPATCH_POLL_INTERVAL_MS"));
     for (int i = 0; i < cfg.GetInt("DISPATCH_CONCURRENCY"); ++i) {
       const std::string name = "dispatcher-" + std::to_string(i);
-      registrar.AddWorker(name, [&, interval, name, i](std::stop_token stop) {
+      registrar.AddWorker(name, [&, interval, name, i, depth](std::stop_token stop) {
         server::RunPeriodically(stop, interval, name, [&, i] {
-          if (i == 0) {
-            // Its own try: a failed count must not hide a delivery report.
-            try {
-              depth.Set(static_cast<double>(store->QueueDepth()));
-            } catch (const std::exception&) {
-            }
-          }
+          if (i == 0) depth->MaybeRefresh();
           const auto report = dispatcher->DeliverOne();
           if (!report) return false;
           const std::string channel(notify::domain::Name(report->channel));

@@ -163,11 +163,14 @@ int main(int argc, char** argv) {
                                .Name("stripe_webhook_events_total")
                                .Help("Webhook requests by result (applied, duplicate, ignored, bad_signature, ...)")
                                .Register(registry);
-    auto& backlog = prometheus::BuildGauge()
-                        .Name("payment_events_backlog")
-                        .Help("Payment outcomes waiting for the invoice service")
-                        .Register(registry)
-                        .Add({});
+    // Shared with the worker, which outlives this function.
+    auto backlog = std::make_shared<metrics::ThrottledGauge>(
+        prometheus::BuildGauge()
+            .Name("payment_events_backlog")
+            .Help("Payment outcomes waiting for the invoice service")
+            .Register(registry)
+            .Add({}),
+        std::chrono::seconds(1), [&] { return store->EventBacklog(); });
 
     store = std::make_unique<payments::storage::PgPaymentStore>(env.pool);
     id_generator = std::make_unique<ids::RandomIdGenerator>();
@@ -286,10 +289,10 @@ int main(int argc, char** argv) {
       server::RunPeriodically(stop, sweep_interval, "sweeper", [&, stop] { return sweeper->SweepOnce(stop) > 0; });
     });
     const auto poll = std::chrono::milliseconds(cfg.GetInt("OUTBOX_POLL_INTERVAL_MS"));
-    registrar.AddWorker("event-dispatcher", [&, poll](std::stop_token stop) {
+    registrar.AddWorker("event-dispatcher", [&, poll, backlog](std::stop_token stop) {
       server::RunPeriodically(stop, poll, "event-dispatcher", [&, stop] {
         const int delivered = dispatcher->DispatchOnce(stop);
-        backlog.Set(static_cast<double>(store->EventBacklog()));
+        backlog->MaybeRefresh();
         return delivered > 0;
       });
     });

@@ -361,6 +361,34 @@ TEST_F(PayFlowTest, ABookingCanceledWhilePendingQueuesACancelAndALateSuccessIsRe
   EXPECT_EQ(Data().actions.size(), 2u);
 }
 
+TEST_F(PayFlowTest, AGivenUpPaymentThatCapturedAnywayIsRecordedAsRefundedOnce) {
+  const Invoice inv = Open();
+  RequireActionOnCreate();
+  flow_.Pay(PayCmd(inv, "pay-1"));
+  const std::string payment_id = payments_.stored.begin()->first;
+  Booking canceled = booking_;
+  canceled.status = BookingStatus::kCanceled;
+  manager_.UpsertBooking({.caller = "", .request_id = "u-2", .booking = canceled});
+
+  // Payments gave it up (our cancel) before Stripe's success arrived: it
+  // refunds the money itself and reports CANCELED with what was captured.
+  EXPECT_TRUE(flow_.ApplyPaymentEvent(Event(inv, "evt-cxl", AttemptStatus::kCanceled, payment_id, "pi_3ds", 25000))
+                  .applied);
+  auto d = Data();
+  EXPECT_TRUE(d.payments.empty());
+  EXPECT_EQ(d.bookings.at("bk-1").paid_minor, 0);
+  EXPECT_EQ(d.actions.size(), 1u);  // only the cancel: payments refunds on its own
+  EXPECT_EQ(Count("PAYMENT_REFUNDED"), 1);
+  // Redelivered, or our own look at the payment (also CANCELED): once.
+  EXPECT_FALSE(flow_.ApplyPaymentEvent(Event(inv, "evt-cxl", AttemptStatus::kCanceled, payment_id, "pi_3ds", 25000))
+                   .applied);
+  EXPECT_FALSE(flow_.ApplyPaymentEvent(Event(inv, "evt-cxl-2", AttemptStatus::kCanceled, payment_id, "pi_3ds", 25000))
+                   .applied);
+  EXPECT_EQ(Count("PAYMENT_REFUNDED"), 1);
+  // The attempt's end is recorded as for any cancel.
+  EXPECT_EQ(Count("PAYMENT_CANCELED"), 1);
+}
+
 TEST_F(PayFlowTest, ASuccessLargerThanWhatTheBookingStillOwesIsRefundedNotKept) {
   const Invoice inv = Open(25000);
   RequireActionOnCreate();

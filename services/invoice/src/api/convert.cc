@@ -534,6 +534,8 @@ domain::PaymentEventCommand ToPaymentEventCommand(const v1::ApplyPaymentEventReq
   }
   if (cmd.status == domain::AttemptStatus::kSucceeded) {
     cmd.amount_received = protoconv::RequireMoney(req.amount_received(), req.has_amount_received(), "amount_received");
+  } else if (cmd.status == domain::AttemptStatus::kCanceled && req.has_amount_received()) {
+    cmd.amount_received = protoconv::RequireMoney(req.amount_received(), true, "amount_received");
   }
   validation::RequireText("failure_code", req.failure_code(), 0, 100);
   validation::RequireText("failure_message", req.failure_message(), 0, 1000);

@@ -399,6 +399,21 @@ bool PayFlow::Apply(InvoiceTx& tx, PayAttempt& a, Invoice& invoice, Booking& boo
   a.next_check_at = IsInProgress(a.status) ? std::optional<Time>(now + options_.check_interval) : std::nullopt;
   tx.UpdateAttempt(a);
   if (forward) Effects(tx, a, invoice, booking, actor, request_id, now, refunds);
+  if (forward && a.status == AttemptStatus::kCanceled && payment.amount_received.amount_minor > 0) {
+    // Given up, then captured anyway: the payment service refunds it on its
+    // own. Whether this news or our own look at the payment (which sees it
+    // SUCCEEDED, and refunds it in Effects) comes first is a race; either
+    // way the invoice's history says the money came and went, once.
+    tx.AppendEvent({.invoice_id = invoice.invoice_id,
+                    .type = "PAYMENT_REFUNDED",
+                    .from_status = invoice.status,
+                    .to_status = invoice.status,
+                    .reason = Describe(a) + " captured " + money::Format(payment.amount_received) +
+                              " after it was given up; the payment service refunds it automatically",
+                    .request_id = request_id,
+                    .created_at = now,
+                    .actor = actor});
+  }
   return true;
 }
 

@@ -33,7 +33,12 @@ domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
   req.set_payment_id(e.payment_id);
   req.set_payment_intent_id(e.payment_intent_id);
   req.set_status(ToProto(e.status));
-  if (e.status == domain::PaymentStatus::kSucceeded) protoconv::ToProto(e.amount_received, req.mutable_amount_received());
+  // CANCELED carries money only when a payment we had given up captured it
+  // anyway (we refund it automatically): the invoice records the refund.
+  if (e.status == domain::PaymentStatus::kSucceeded ||
+      (e.status == domain::PaymentStatus::kCanceled && e.amount_received.amount_minor > 0)) {
+    protoconv::ToProto(e.amount_received, req.mutable_amount_received());
+  }
   req.set_failure_code(e.failure_code);
   req.set_failure_message(e.failure_message);
   protoconv::ToProto(e.occurred_at, req.mutable_occur_time());

@@ -159,10 +159,7 @@ void PaymentService::ReleaseKey(const IdempotencyKey& key) {
 }
 
 void PaymentService::FinishWithError(const IdempotencyKey& key, const errors::Error& error) {
-  StoredResponse response;
-  response.error = error.reason();
-  response.error_message = error.what();
-  response.error_field = error.field();
+  const StoredResponse response = ResponseFor(Payment{}, error);
   store_.InTransaction(
       [&](PaymentTx& tx) { tx.FinishKey(key.caller, key.request_id, response, clock_.Now()); });
   throw error;
@@ -201,7 +198,9 @@ Payment PaymentService::Record(const std::string& payment_id, const Change& chan
   Payment out;
   Payment before;
   std::optional<Refund> auto_refund;
+  std::optional<Error> refusal;
   store_.InTransaction([&](PaymentTx& tx) {
+    refusal.reset();
     auto p = tx.LockPayment(payment_id);
     if (!p) throw Error(Reason::kPaymentNotFound, "payment_id " + payment_id + " does not exist", "payment_id");
     before = *p;
@@ -214,15 +213,27 @@ Payment PaymentService::Record(const std::string& payment_id, const Change& chan
     tx.UpdatePayment(*p);
     p->refunds = tx.ListRefunds(payment_id);
     if (key != nullptr) {
-      StoredResponse response;
-      response.payment = *p;
-      tx.FinishKey(key->caller, key->request_id, response, now);
+      // The answer commits with the change: one transaction fewer per
+      // payment than finishing the key afterwards.
+      refusal = AnswerError(*p);
+      tx.FinishKey(key->caller, key->request_id, ResponseFor(*p, refusal), now);
     }
     out = *p;
   });
   if (observer_.finished && IsFinal(out.status) && out.status != before.status) observer_.finished(out);
   if (observer_.auto_refund && auto_refund) observer_.auto_refund(out, *auto_refund);
+  if (refusal) throw *refusal;
   return out;
+}
+
+Payment PaymentService::Snapshot(const std::string& payment_id) {
+  std::optional<Payment> p;
+  store_.InTransaction([&](PaymentTx& tx) {
+    p = tx.FindPayment(payment_id);
+    if (p) p->refunds = tx.ListRefunds(payment_id);
+  });
+  if (!p) throw Error(Reason::kPaymentNotFound, "payment_id " + payment_id + " does not exist", "payment_id");
+  return *p;
 }
 
 void PaymentService::MarkAbandoned(Payment& p, CancellationReason reason, Time now) {
@@ -315,16 +326,31 @@ void PaymentService::FailAttempt(PaymentTx& tx, Payment& p, const PaymentFailure
   MarkAbandoned(p, CancellationReason::kAbandoned, now);
 }
 
-Payment PaymentService::Answer(const IdempotencyKey& key, const Payment& p) {
+std::optional<Error> PaymentService::AnswerError(const Payment& p) {
   if (p.status == PaymentStatus::kSucceeded && p.abandoned_at) {
-    FinishWithError(key, Error(Reason::kPaymentStateConflict,
-                               "payment " + p.payment_id +
-                                   " was given up before it succeeded; its money is being refunded automatically",
-                               "payment_id"));
+    return Error(Reason::kPaymentStateConflict,
+                 "payment " + p.payment_id + " was given up before it succeeded; its money is being refunded automatically",
+                 "payment_id");
   }
+  return std::nullopt;
+}
+
+StoredResponse PaymentService::ResponseFor(const Payment& p, const std::optional<Error>& error) {
   StoredResponse response;
-  response.payment = p;
-  store_.InTransaction([&](PaymentTx& tx) { tx.FinishKey(key.caller, key.request_id, response, clock_.Now()); });
+  if (error) {
+    response.error = error->reason();
+    response.error_message = error->what();
+    response.error_field = error->field();
+  } else {
+    response.payment = p;
+  }
+  return response;
+}
+
+Payment PaymentService::Answer(const IdempotencyKey& key, const Payment& p) {
+  if (auto error = AnswerError(p)) FinishWithError(key, *error);
+  store_.InTransaction(
+      [&](PaymentTx& tx) { tx.FinishKey(key.caller, key.request_id, ResponseFor(p, std::nullopt), clock_.Now()); });
   return p;
 }
 
@@ -366,7 +392,9 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
   if (claimed.replay) return *Replay(claimed.key).payment;
   const IdempotencyKey& key = claimed.key;
   const auto no_change = [](PaymentTx&, Payment&, Time) -> std::optional<Refund> { return std::nullopt; };
-  Payment p = Record(key.payment_id, no_change, nullptr);
+  // A read, not a Record: nothing has changed yet, and an UPDATE here was
+  // one write transaction per payment for nothing.
+  Payment p = Snapshot(key.payment_id);
   // Given up while the caller was away (CancelPayment, or the sweeper after
   // the answer was lost for longer than the grace): finish the
   // cancellation, then answer that.
@@ -377,7 +405,7 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
       ReleaseKey(key);
       throw;
     }
-    return Answer(key, Record(p.payment_id, no_change, nullptr));
+    return Record(p.payment_id, no_change, &key);
   };
   if (p.abandoned_at && !IsFinal(p.status)) return settle_abandoned();
   // A webhook or the sweeper settled it while an earlier call was away.
@@ -429,22 +457,22 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
     ReleaseKey(key);
     throw StripeError(confirmed.failure, "the payment");
   }
-  return Answer(key, Record(
-                         p.payment_id,
-                         [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
-                           std::optional<Refund> refund;
-                           const std::optional<Intent>& intent =
-                               confirmed.ok() ? confirmed.value : confirmed.failure.intent;
-                           if (intent) refund = ApplyIntent(tx, q, *intent, t).auto_refund;
-                           // A decline without the PaymentIntent in the error, or a
-                           // refusal (an unknown payment method, a used confirmation
-                           // token): the attempt failed with Stripe's reason.
-                           if (!confirmed.ok() && q.status == PaymentStatus::kPending) {
-                             FailAttempt(tx, q, FailureOf(confirmed.failure), t);
-                           }
-                           return refund;
-                         },
-                         nullptr));
+  return Record(
+      p.payment_id,
+      [&](PaymentTx& tx, Payment& q, Time t) -> std::optional<Refund> {
+        std::optional<Refund> refund;
+        const std::optional<Intent>& intent =
+            confirmed.ok() ? confirmed.value : confirmed.failure.intent;
+        if (intent) refund = ApplyIntent(tx, q, *intent, t).auto_refund;
+        // A decline without the PaymentIntent in the error, or a
+        // refusal (an unknown payment method, a used confirmation
+        // token): the attempt failed with Stripe's reason.
+        if (!confirmed.ok() && q.status == PaymentStatus::kPending) {
+          FailAttempt(tx, q, FailureOf(confirmed.failure), t);
+        }
+        return refund;
+      },
+      &key);
 }
 
 // --- ConfirmPayment ---------------------------------------------------------------
@@ -473,10 +501,9 @@ Payment PaymentService::ConfirmPayment(const ConfirmPaymentCommand& cmd) {
     throw StripeError(retrieved.failure, "the payment's lookup");
   }
   // Only Stripe's status and amount count; the client's word is not asked.
-  return Answer(key, Record(
-                         p->payment_id,
-                         [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *retrieved.value, t).auto_refund; },
-                         nullptr));
+  return Record(
+      p->payment_id, [&](PaymentTx& tx, Payment& q, Time t) { return ApplyIntent(tx, q, *retrieved.value, t).auto_refund; },
+      &key);
 }
 
 // --- CancelPayment ----------------------------------------------------------------

@@ -125,8 +125,9 @@ class PaymentService {
   // Stores an error as the key's answer and throws it.
   [[noreturn]] void FinishWithError(const IdempotencyKey& key, const errors::Error& error);
   Payment LoadPayment(const std::string& payment_id);
-  // Records Stripe's answer for a payment (and finishes `key` with the
-  // payment as the answer when given).
+  // Records Stripe's answer for a payment and, when `key` is given,
+  // finishes it in the same transaction with the answer Answer() would give
+  // (throwing that answer's error after the commit).
   // change() may return an automatic refund it queued, to be reported once
   // the transaction commits.
   using Change = std::function<std::optional<Refund>(PaymentTx&, Payment&, Time)>;
@@ -141,6 +142,11 @@ class PaymentService {
   // money an abandoned payment captured) PAYMENT_STATE_CONFLICT; stored
   // with the key.
   Payment Answer(const IdempotencyKey& key, const Payment& payment);
+  static std::optional<errors::Error> AnswerError(const Payment& payment);
+  // The stored answer: the error when there is one, else the payment.
+  static StoredResponse ResponseFor(const Payment& payment, const std::optional<errors::Error>& error);
+  // The payment and its refunds, read without a lock or a write.
+  Payment Snapshot(const std::string& payment_id);
   std::optional<Refund> QueueAutoRefund(PaymentTx& tx, Payment& payment, Time now);
   // Records Stripe's answer (or refusal) for a refund and the payment's
   // refunded total; finishes `key` with both when given.
