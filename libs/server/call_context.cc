@@ -25,7 +25,9 @@ Shard& ShardFor(const grpc::ServerContextBase* ctx) {
 void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id) {
   auto& shard = ShardFor(ctx);
   std::lock_guard lock(shard.mu);
-  shard.calls[ctx] = CallFacts{std::move(request_id), {}};
+  CallFacts facts;
+  facts.request_id = std::move(request_id);
+  shard.calls[ctx] = std::move(facts);
 }
 
 CallFacts EndCall(const grpc::ServerContextBase* ctx) {
@@ -66,11 +68,33 @@ void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::s
   if (it != shard.calls.end()) it->second.annotations[key] = std::move(value);
 }
 
+void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::optional<errors::Error> denied) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  if (it == shard.calls.end()) return;
+  it->second.caller = std::move(caller);
+  it->second.denied = std::move(denied);
+}
+
+std::optional<errors::Error> Denied(const grpc::ServerContextBase* ctx) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  return it == shard.calls.end() ? std::nullopt : it->second.denied;
+}
+
 }  // namespace billing::server
 
 namespace billing::server {
 
 std::string CallerOf(const grpc::ServerContext* ctx) {
+  {
+    auto& shard = ShardFor(ctx);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.calls.find(ctx);
+    if (it != shard.calls.end() && !it->second.caller.empty()) return it->second.caller;
+  }
   const auto auth = ctx->auth_context();
   if (!auth) return {};
   const auto names = auth->FindPropertyValues("x509_common_name");

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include <grpcpp/server_context.h>
+
+#include "errors/error.h"
 
 namespace billing::server {
 
@@ -14,8 +17,12 @@ namespace billing::server {
 // tokens or card data.
 struct CallFacts {
   std::string request_id;
-  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> annotations{};
   bool handled = false;  // the handler ran (server::Handle)
+  // With bearer tokens on (server/authz.h): the token's caller, and why the
+  // call is refused, if it is. server::Handle answers the refusal.
+  std::string caller{};
+  std::optional<errors::Error> denied{};
 };
 
 // Called by the interceptor when a call starts and ends.
@@ -36,13 +43,18 @@ void MarkHandled(const grpc::ServerContextBase* ctx);
 // Adds key=value to the call's log line.
 void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::string value);
 
+// Records the authorization decision for the call (the interceptor).
+void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::optional<errors::Error> denied);
+// Why the call is refused, if it is.
+std::optional<errors::Error> Denied(const grpc::ServerContextBase* ctx);
+
 }  // namespace billing::server
 
 namespace billing::server {
 
-// Who is calling, for scoping idempotency keys: the common name of the
-// client's certificate under mTLS, else "" (one shared scope). Bearer-token
-// callers (a later release) get their token's principal here.
+// Who is calling, for scoping idempotency keys: the bearer token's caller
+// when tokens are on, else the common name of the client's certificate under
+// mTLS, else "" (one shared scope).
 std::string CallerOf(const grpc::ServerContext* ctx);
 
 }  // namespace billing::server

@@ -52,7 +52,7 @@ void GrpcServer::Build(Listener& listener) {
   builder.RegisterService(listener.health.get());
   for (auto* service : listener.services) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(MakeObservabilityInterceptorFactory(metrics_));
+  interceptors.push_back(MakeObservabilityInterceptorFactory(metrics_, options_.authorizer));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   listener.server = builder.BuildAndStart();
   if (!listener.server || listener.port == 0) {

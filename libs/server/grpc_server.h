@@ -9,6 +9,7 @@
 #include <grpcpp/server.h>
 
 #include "metrics/metrics.h"
+#include "server/authz.h"
 #include "server/health.h"
 #include "server/tls.h"
 
@@ -34,6 +35,9 @@ struct GrpcServerOptions {
   // finish before they are cancelled.
   std::chrono::milliseconds drain_delay{0};
   std::chrono::milliseconds shutdown_timeout{10000};
+  // Bearer tokens: who may call what (null: anyone who reaches the port).
+  // Owned by the caller; must outlive the server.
+  const Authorizer* authorizer = nullptr;
 };
 
 // A gRPC server with health, reflection and the observability interceptor.

@@ -16,13 +16,19 @@ namespace billing::server {
 // gets a generic INTERNAL).
 void LogInternalError(const grpc::ServerContextBase* ctx, const std::exception* e);
 
-// Runs a handler body and turns its outcome into a status: OK, the table's
+// Answers a call the interceptor refused (bearer tokens: UNAUTHENTICATED or
+// PERMISSION_DENIED) without running the body. Otherwise runs a handler
+// body and turns its outcome into a status: OK, the table's
 // status for an errors::Error, or INTERNAL (with the details only in the log)
 // for anything else. Every api handler body goes through it, so no exception
 // text ever reaches a caller.
 template <typename Body>
 grpc::Status Handle(grpc::ServerContext* ctx, Body&& body) {
   MarkHandled(ctx);
+  if (auto denied = Denied(ctx)) {
+    Annotate(ctx, "reason", std::string(Describe(denied->reason()).name));
+    return ToStatus(*denied);
+  }
   try {
     std::forward<Body>(body)();
     return grpc::Status::OK;

@@ -1,12 +1,14 @@
 #include "server/interceptor.h"
 
 #include <chrono>
+#include <optional>
 #include <string_view>
 
 #include "db/pool.h"
 #include "errors/error.h"
 #include "ids/ids.h"
 #include "logging/log.h"
+#include "server/authz.h"
 #include "server/call_context.h"
 #include "server/error_status.h"
 #include "server/handler.h"
@@ -43,8 +45,8 @@ bool AcceptableRequestId(std::string_view id) {
 
 class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
  public:
-  ObservabilityInterceptor(ServerRpcInfo* info, Families* families)
-      : info_(info), families_(families), start_(std::chrono::steady_clock::now()) {
+  ObservabilityInterceptor(ServerRpcInfo* info, Families* families, const Authorizer* authorizer)
+      : info_(info), families_(families), authorizer_(authorizer), start_(std::chrono::steady_clock::now()) {
     // "/pkg.Service/Method"; anything else (an unregistered method) is
     // counted as unknown/unknown so callers cannot mint label values.
     const std::string_view path = info->method() != nullptr ? info->method() : "";
@@ -63,13 +65,23 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       std::string request_id;
+      std::optional<std::string_view> authorization;
       if (auto* md = methods->GetRecvInitialMetadata(); md != nullptr) {
         auto it = md->find("x-request-id");
         if (it != md->end()) request_id.assign(it->second.data(), it->second.size());
+        auto auth = md->find("authorization");
+        if (auth != md->end()) authorization = std::string_view(auth->second.data(), auth->second.size());
       }
       if (!AcceptableRequestId(request_id)) request_id = ids::NewUuid();
       request_id_ = request_id;
       BeginCall(info_->server_context(), std::move(request_id));
+      // Health and reflection stay open (kubelet probes, grpcurl); an
+      // unregistered method is UNIMPLEMENTED anyway.
+      if (authorizer_ != nullptr && !quiet_) {
+        auto decision = authorizer_->Check("/" + service_ + "/" + method_, authorization);
+        if (!decision.caller.empty()) Annotate(info_->server_context(), "caller", decision.caller);
+        SetAuthorization(info_->server_context(), std::move(decision.caller), std::move(decision.error));
+      }
       families_->started.Add(Labels()).Increment();
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
@@ -130,6 +142,7 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
 
   ServerRpcInfo* info_;
   Families* families_;
+  const Authorizer* authorizer_;
   std::chrono::steady_clock::time_point start_;
   std::string service_;
   std::string method_;
@@ -139,8 +152,9 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
 
 class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit Factory(metrics::Metrics& metrics)
-      : families_{prometheus::BuildCounter()
+  Factory(metrics::Metrics& metrics, const Authorizer* authorizer)
+      : authorizer_(authorizer),
+        families_{prometheus::BuildCounter()
                       .Name("grpc_server_started_total")
                       .Help("Total number of RPCs started on the server.")
                       .Register(metrics.registry()),
@@ -154,18 +168,19 @@ class Factory final : public grpc::experimental::ServerInterceptorFactoryInterfa
                       .Register(metrics.registry())} {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(ServerRpcInfo* info) override {
-    return new ObservabilityInterceptor(info, &families_);
+    return new ObservabilityInterceptor(info, &families_, authorizer_);
   }
 
  private:
+  const Authorizer* authorizer_;
   Families families_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeObservabilityInterceptorFactory(metrics::Metrics& metrics) {
-  return std::make_unique<Factory>(metrics);
+MakeObservabilityInterceptorFactory(metrics::Metrics& metrics, const Authorizer* authorizer) {
+  return std::make_unique<Factory>(metrics, authorizer);
 }
 
 void LogInternalError(const grpc::ServerContextBase* ctx, const std::exception* e) {

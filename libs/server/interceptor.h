@@ -6,6 +6,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include "metrics/metrics.h"
+#include "server/authz.h"
 
 namespace billing::server {
 
@@ -17,8 +18,11 @@ namespace billing::server {
 //    (grpc_type, grpc_service, grpc_method, grpc_code);
 //  - writes one JSON log line per RPC (method, code, latency, request id, the
 //    handler's annotations, and the status message for failures). Health and
-//    reflection calls log at debug level so probes do not flood the log.
+//    reflection calls log at debug level so probes do not flood the log;
+//  - with an authorizer (bearer tokens on), decides whether the caller may
+//    call the method (health and reflection stay open) and records the
+//    decision for server::Handle, which answers a refusal.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeObservabilityInterceptorFactory(metrics::Metrics& metrics);
+MakeObservabilityInterceptorFactory(metrics::Metrics& metrics, const Authorizer* authorizer = nullptr);
 
 }  // namespace billing::server

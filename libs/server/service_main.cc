@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "db/conninfo.h"
@@ -186,6 +188,11 @@ std::vector<Option> CommonOptions(const ServiceSpec& spec) {
        .default_value = "60", .kind = Kind::kInt, .min = 1, .max = 3600},
       {.name = "PORTS_FILE",
        .help = "When set, the bound ports are written here as JSON once listening (for tests)."},
+      {.name = "CALLER_TOKENS",
+       .help = "Bearer tokens of the callers, \"caller=token\" separated by commas or newlines (several per caller "
+               "while one rotates); when set, every RPC but health and reflection needs one, and the *_CALLERS "
+               "options say which callers may call what. Empty: no tokens.",
+       .secret = true},
   };
 }
 
@@ -212,6 +219,7 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     }
   }
   config::Config cfg;
+  std::unique_ptr<Authorizer> authorizer;
   try {
     const auto env = [](const char* name) { return std::getenv(name); };
     // --migrate-only needs the database and nothing else: the service's own
@@ -237,6 +245,17 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
       throw config::ConfigError("TLS_CLIENT_CA_FILE (mTLS) needs TLS_CERT_FILE and TLS_KEY_FILE");
     }
     if (spec.validate && !migrate_only) spec.validate(cfg);
+    if (!migrate_only && cfg.IsSet("CALLER_TOKENS")) {
+      std::map<std::string, std::set<std::string>> groups;
+      for (const auto& rule : spec.access) {
+        for (const auto& group : rule.groups) groups[group] = ParseCallerList(cfg.Get(group));
+      }
+      try {
+        authorizer = std::make_unique<Authorizer>(cfg.Get("CALLER_TOKENS"), std::move(groups), spec.access);
+      } catch (const std::invalid_argument& e) {
+        throw config::ConfigError(e.what());
+      }
+    }
   } catch (const config::ConfigError& e) {
     std::fprintf(stderr, "%s: configuration error: %s\n", spec.name.c_str(), e.what());
     return 2;
@@ -250,6 +269,11 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
   logging::Init(spec.name, logging::ParseLevel(cfg.Get("LOG_LEVEL")));
   SetErrorDomain(spec.name + ".billing");
   logging::Info("starting", {{"config", cfg.Redacted()}});
+  if (authorizer) {
+    std::string callers;
+    for (const auto& c : authorizer->Callers()) callers += (callers.empty() ? "" : ",") + c;
+    logging::Info("bearer tokens required", {{"callers", callers}});
+  }
 
   const db::PoolOptions pool_options{
       .url = cfg.Get("DATABASE_URL"),
@@ -283,7 +307,8 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
          .max_threads = static_cast<int>(cfg.GetInt("GRPC_MAX_THREADS")),
          .max_receive_message_bytes = static_cast<int>(cfg.GetInt("GRPC_MAX_RECV_MESSAGE_BYTES")),
          .drain_delay = std::chrono::milliseconds(cfg.GetInt("SHUTDOWN_DRAIN_DELAY_MS")),
-         .shutdown_timeout = std::chrono::milliseconds(cfg.GetInt("SHUTDOWN_TIMEOUT_MS"))},
+         .shutdown_timeout = std::chrono::milliseconds(cfg.GetInt("SHUTDOWN_TIMEOUT_MS")),
+         .authorizer = authorizer.get()},
         metrics);
     for (auto& s : registrar.services) {
       // An extra listener left unset serves its services on the main port.

@@ -15,6 +15,7 @@
 #include "db/migrator.h"
 #include "db/pool.h"
 #include "metrics/metrics.h"
+#include "server/authz.h"
 
 namespace billing::server {
 
@@ -77,6 +78,9 @@ struct ServiceSpec {
   std::vector<config::Option> options;  // the service's own, after the common ones
   std::vector<ExtraListener> extra_listeners = {};
   std::function<void(ServiceEnv&, ServiceRegistrar&)> build;
+  // Who may call what when CALLER_TOKENS is set: each rule's groups are
+  // options of this service listing callers (e.g. PUBLIC_CALLERS).
+  std::vector<AccessRule> access = {};
   // Checks that need several options at once; throws config::ConfigError
   // (one line) to stop before anything binds. Optional.
   std::function<void(const config::Config&)> validate = nullptr;

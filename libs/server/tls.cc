@@ -3,10 +3,13 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
+
+#include "server/authz.h"
 
 namespace billing::server {
 
@@ -31,22 +34,31 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& f
   return grpc::SslServerCredentials(options);
 }
 
-std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files) {
+std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files,
+                                                 const std::string& bearer_token) {
   grpc::ChannelArguments args;
   // Fail fast instead of waiting for a connection: callers have deadlines
   // and retries of their own.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (files.ca_file.empty()) {
-    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFileOrThrow(files.ca_file, "client TLS CA");
+    if (!files.cert_file.empty()) {
+      options.pem_cert_chain = ReadFileOrThrow(files.cert_file, "client TLS certificate");
+      options.pem_private_key = ReadFileOrThrow(files.key_file, "client TLS key");
+    }
+    credentials = grpc::SslCredentials(options);
   }
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = ReadFileOrThrow(files.ca_file, "client TLS CA");
-  if (!files.cert_file.empty()) {
-    options.pem_cert_chain = ReadFileOrThrow(files.cert_file, "client TLS certificate");
-    options.pem_private_key = ReadFileOrThrow(files.key_file, "client TLS key");
-  }
-  return grpc::CreateCustomChannel(target, grpc::SslCredentials(options), args);
+  if (bearer_token.empty()) return grpc::CreateCustomChannel(target, credentials, args);
+  // Metadata rather than gRPC's call credentials, which are never sent over
+  // a plaintext channel (tokens without TLS are for inside a private network).
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeBearerTokenInterceptorFactory(bearer_token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args, std::move(interceptors));
 }
 
 }  // namespace billing::server

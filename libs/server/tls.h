@@ -28,9 +28,12 @@ struct ClientTlsFiles {
   std::string key_file;
 };
 
-// A channel to `target` ("host:port") with the given TLS. Throws
-// std::runtime_error naming an unreadable file.
-std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files);
+// A channel to `target` ("host:port") with the given TLS, sending
+// "authorization: Bearer <bearer_token>" on every call when the token is not
+// empty (the callee's CALLER_TOKENS). Throws std::runtime_error naming an
+// unreadable file.
+std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files,
+                                                 const std::string& bearer_token = "");
 
 // Reads a whole file; throws std::runtime_error naming it on failure.
 std::string ReadFileOrThrow(const std::string& path, const std::string& what);

@@ -35,6 +35,18 @@ std::vector<billing::config::Option> InvoiceOptions() {
       {.name = "CLIENT_TLS_CA_FILE", .help = "CA bundle for TLS to other services; empty for plaintext."},
       {.name = "CLIENT_TLS_CERT_FILE", .help = "Client certificate for mTLS to other services."},
       {.name = "CLIENT_TLS_KEY_FILE", .help = "Key of CLIENT_TLS_CERT_FILE (mount it from a Secret)."},
+      {.name = "NOTIFY_TOKEN", .help = "Bearer token for calls to notify (its CALLER_TOKENS); empty: none.",
+       .secret = true},
+      {.name = "PAYMENTS_TOKEN", .help = "Bearer token for calls to payments (its CALLER_TOKENS); empty: none.",
+       .secret = true},
+      {.name = "PUBLIC_CALLERS",
+       .help = "With CALLER_TOKENS: who may call the payment page's RPCs (GetInvoice, PayInvoice).",
+       .default_value = "payment-page"},
+      {.name = "ADMIN_CALLERS",
+       .help = "With CALLER_TOKENS: who may call the rest of InvoiceService (bookings, invoices, history).",
+       .default_value = "booking"},
+      {.name = "EVENT_CALLERS", .help = "With CALLER_TOKENS: who may call PaymentEventService.",
+       .default_value = "payments"},
       {.name = "OUTBOX_POLL_INTERVAL_MS", .help = "How often the outbox dispatcher looks for work when idle.",
        .default_value = "500", .kind = Kind::kInt, .min = 10, .max = 600000},
       {.name = "OUTBOX_SYNC_INTERVAL_MS", .help = "How often an accepted notification's delivery state is checked.",
@@ -93,6 +105,11 @@ int main(int argc, char** argv) {
                            .help = "host:port serving only PaymentEventService (payments' outcome calls), so "
                                    "the network can admit payments alone; empty serves it on the main port."}},
       .build = nullptr,
+      .access = {{"/billing.invoice.v1.InvoiceService/PayInvoice", {"PUBLIC_CALLERS"}},
+                 // By token from the payment page; by id from the booking side.
+                 {"/billing.invoice.v1.InvoiceService/GetInvoice", {"PUBLIC_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.invoice.v1.InvoiceService/*", {"ADMIN_CALLERS"}},
+                 {"/billing.invoice.v1.PaymentEventService/*", {"EVENT_CALLERS"}}},
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {
     const auto& cfg = env.config;
@@ -103,9 +120,10 @@ int main(int argc, char** argv) {
         invoice::domain::InvoiceManagerOptions{.pay_link_base_url = cfg.Get("PAY_LINK_BASE_URL"),
                                                .business_name = cfg.Get("BUSINESS_NAME")});
     notifier = std::make_unique<invoice::clients::GrpcNotifier>(
-        server::MakeClientChannel(cfg.Get("NOTIFY_ADDRESS"), {cfg.Get("CLIENT_TLS_CA_FILE"),
-                                                              cfg.Get("CLIENT_TLS_CERT_FILE"),
-                                                              cfg.Get("CLIENT_TLS_KEY_FILE")}),
+        server::MakeClientChannel(cfg.Get("NOTIFY_ADDRESS"),
+                                  {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
+                                   cfg.Get("CLIENT_TLS_KEY_FILE")},
+                                  cfg.Get("NOTIFY_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("NOTIFY_TIMEOUT_MS")));
     dispatcher = std::make_unique<invoice::domain::OutboxDispatcher>(
         *store, *notifier, env.clock,
@@ -118,9 +136,10 @@ int main(int argc, char** argv) {
             .max_backoff = std::chrono::milliseconds(cfg.GetInt("OUTBOX_RETRY_MAX_MS")),
             .sync_interval = std::chrono::milliseconds(cfg.GetInt("OUTBOX_SYNC_INTERVAL_MS"))});
     payments = std::make_unique<invoice::clients::GrpcPayments>(
-        server::MakeClientChannel(cfg.Get("PAYMENTS_ADDRESS"), {cfg.Get("CLIENT_TLS_CA_FILE"),
-                                                                cfg.Get("CLIENT_TLS_CERT_FILE"),
-                                                                cfg.Get("CLIENT_TLS_KEY_FILE")}),
+        server::MakeClientChannel(cfg.Get("PAYMENTS_ADDRESS"),
+                                  {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
+                                   cfg.Get("CLIENT_TLS_KEY_FILE")},
+                                  cfg.Get("PAYMENTS_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("PAYMENTS_TIMEOUT_MS")));
     auto& refunded = prometheus::BuildCounter()
                          .Name("invoice_unwanted_payments_total")

@@ -60,6 +60,10 @@ std::vector<Option> NotifyOptions() {
        .default_value = "2", .kind = Kind::kInt, .min = 1, .max = 64},
       {.name = "DISPATCH_POLL_INTERVAL_MS", .help = "How often an idle dispatcher looks for work.",
        .default_value = "250", .kind = Kind::kInt, .min = 10, .max = 60000},
+      {.name = "SERVICE_CALLERS", .help = "With CALLER_TOKENS: who may send notifications (the invoice service).",
+       .default_value = "invoice"},
+      {.name = "ADMIN_CALLERS", .help = "With CALLER_TOKENS: who may also look notifications up (support tools).",
+       .default_value = "admin"},
   };
 }
 
@@ -138,6 +142,9 @@ int main(int argc, char** argv) {
       .migrations = &notify::kMigrations,
       .options = NotifyOptions(),
       .build = nullptr,
+      .access = {{"/billing.notify.v1.NotifyService/GetNotification", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.notify.v1.NotifyService/ListNotifications", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.notify.v1.NotifyService/*", {"SERVICE_CALLERS"}}},
       .validate = Validate,
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {

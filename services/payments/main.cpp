@@ -59,6 +59,13 @@ std::vector<Option> PaymentsOptions() {
       {.name = "CLIENT_TLS_CA_FILE", .help = "CA bundle for TLS to other services; empty for plaintext."},
       {.name = "CLIENT_TLS_CERT_FILE", .help = "Client certificate for mTLS to other services."},
       {.name = "CLIENT_TLS_KEY_FILE", .help = "Key of CLIENT_TLS_CERT_FILE (mount it from a Secret)."},
+      {.name = "INVOICE_TOKEN", .help = "Bearer token for calls to invoice (its CALLER_TOKENS); empty: none.",
+       .secret = true},
+      {.name = "SERVICE_CALLERS", .help = "With CALLER_TOKENS: who may call PaymentService (the invoice service).",
+       .default_value = "invoice"},
+      {.name = "ADMIN_CALLERS",
+       .help = "With CALLER_TOKENS: who may also look payments up and refund them (support tools).",
+       .default_value = "admin"},
       {.name = "PENDING_GRACE_MS", .help = "Age at which the sweeper resolves a payment whose call was lost.",
        .default_value = "60000", .kind = Kind::kInt, .min = 10, .max = 86400000},
       {.name = "ACTION_TIMEOUT_S", .help = "3-D Secure left unfinished this long is abandoned (canceled).",
@@ -141,6 +148,10 @@ int main(int argc, char** argv) {
       .migrations = &payments::kMigrations,
       .options = PaymentsOptions(),
       .build = nullptr,
+      .access = {{"/billing.payments.v1.PaymentService/GetPayment", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.payments.v1.PaymentService/ListPayments", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.payments.v1.PaymentService/RefundPayment", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
+                 {"/billing.payments.v1.PaymentService/*", {"SERVICE_CALLERS"}}},
       .validate = Validate,
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {
@@ -247,9 +258,10 @@ int main(int argc, char** argv) {
         payments::domain::Sweeper::Options{.batch_size = 20, .lease = 4 * budget},
         on_error);
     sink = std::make_unique<payments::clients::GrpcEventSink>(
-        server::MakeClientChannel(cfg.Get("INVOICE_ADDRESS"), {cfg.Get("CLIENT_TLS_CA_FILE"),
-                                                               cfg.Get("CLIENT_TLS_CERT_FILE"),
-                                                               cfg.Get("CLIENT_TLS_KEY_FILE")}),
+        server::MakeClientChannel(cfg.Get("INVOICE_ADDRESS"),
+                                  {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
+                                   cfg.Get("CLIENT_TLS_KEY_FILE")},
+                                  cfg.Get("INVOICE_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("INVOICE_TIMEOUT_MS")));
     dispatcher = std::make_unique<payments::domain::EventDispatcher>(
         *store, *sink, env.clock,

@@ -48,12 +48,6 @@ std::map<std::string, std::string> With(std::map<std::string, std::string> env,
   return env;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(PlatformTest, HelpAndFailFastConfiguration) {
   for (const auto& b : Binaries()) {

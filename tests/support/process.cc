@@ -99,14 +99,14 @@ bool WaitFor(pid_t pid, std::chrono::milliseconds timeout, int* code) {
   }
 }
 
+}  // namespace
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

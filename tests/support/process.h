@@ -115,4 +115,7 @@ std::string SourceDir();
 // so failed tests leave their logs).
 std::string MakeTempDir(const std::string& prefix);
 
+// A whole file ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+
 }  // namespace billing::testing
