@@ -128,6 +128,9 @@ Authorizer::Decision Authorizer::Check(std::string_view method, std::optional<st
     return d;
   }
   d.caller = it->second;
+  for (const auto& [group, callers] : groups_) {
+    if (callers.contains(d.caller)) d.groups.insert(group);
+  }
   const AccessRule* rule = RuleFor(method);
   if (rule != nullptr) {
     for (const auto& group : rule->groups) {

@@ -44,6 +44,7 @@ class Authorizer {
 
   struct Decision {
     std::string caller;                  // the token's caller, when it is known
+    std::set<std::string> groups;        // every group that lists the caller
     std::optional<errors::Error> error;  // UNAUTHENTICATED or PERMISSION_DENIED
   };
   // `authorization` is the call's "authorization" metadata, if any.

@@ -22,11 +22,12 @@ Shard& ShardFor(const grpc::ServerContextBase* ctx) {
 
 }  // namespace
 
-void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id) {
+void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id, bool auth_required) {
   auto& shard = ShardFor(ctx);
   std::lock_guard lock(shard.mu);
   CallFacts facts;
   facts.request_id = std::move(request_id);
+  facts.auth_required = auth_required;
   shard.calls[ctx] = std::move(facts);
 }
 
@@ -68,12 +69,15 @@ void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::s
   if (it != shard.calls.end()) it->second.annotations[key] = std::move(value);
 }
 
-void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::optional<errors::Error> denied) {
+void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::set<std::string> groups,
+                      std::optional<errors::Error> denied) {
   auto& shard = ShardFor(ctx);
   std::lock_guard lock(shard.mu);
   auto it = shard.calls.find(ctx);
   if (it == shard.calls.end()) return;
+  it->second.auth_checked = true;
   it->second.caller = std::move(caller);
+  it->second.groups = std::move(groups);
   it->second.denied = std::move(denied);
 }
 
@@ -81,7 +85,19 @@ std::optional<errors::Error> Denied(const grpc::ServerContextBase* ctx) {
   auto& shard = ShardFor(ctx);
   std::lock_guard lock(shard.mu);
   auto it = shard.calls.find(ctx);
-  return it == shard.calls.end() ? std::nullopt : it->second.denied;
+  if (it == shard.calls.end()) return std::nullopt;
+  if (it->second.auth_required && !it->second.auth_checked) {
+    return errors::Error(errors::Reason::kPermissionDenied, "this method is not open to bearer-token callers");
+  }
+  return it->second.denied;
+}
+
+bool CallerInGroup(const grpc::ServerContextBase* ctx, const std::string& group) {
+  auto& shard = ShardFor(ctx);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.calls.find(ctx);
+  if (it == shard.calls.end() || !it->second.auth_required) return true;
+  return it->second.groups.contains(group);
 }
 
 }  // namespace billing::server

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <grpcpp/server_context.h>
@@ -19,14 +20,20 @@ struct CallFacts {
   std::string request_id;
   std::map<std::string, std::string> annotations{};
   bool handled = false;  // the handler ran (server::Handle)
-  // With bearer tokens on (server/authz.h): the token's caller, and why the
-  // call is refused, if it is. server::Handle answers the refusal.
+  // With bearer tokens on (server/authz.h): the token's caller, its groups,
+  // and why the call is refused, if it is. server::Handle answers the
+  // refusal. `auth_required` without `auth_checked` (a method the
+  // interceptor did not decide on) is refused too: fail closed.
+  bool auth_required = false;
+  bool auth_checked = false;
   std::string caller{};
+  std::set<std::string> groups{};
   std::optional<errors::Error> denied{};
 };
 
-// Called by the interceptor when a call starts and ends.
-void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id);
+// Called by the interceptor when a call starts and ends. `auth_required`:
+// bearer tokens are on for this server.
+void BeginCall(const grpc::ServerContextBase* ctx, std::string request_id, bool auth_required = false);
 CallFacts EndCall(const grpc::ServerContextBase* ctx);
 
 // The call's request id (correlation id); "" outside an intercepted call.
@@ -44,9 +51,13 @@ void MarkHandled(const grpc::ServerContextBase* ctx);
 void Annotate(const grpc::ServerContextBase* ctx, const std::string& key, std::string value);
 
 // Records the authorization decision for the call (the interceptor).
-void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::optional<errors::Error> denied);
+void SetAuthorization(const grpc::ServerContextBase* ctx, std::string caller, std::set<std::string> groups,
+                      std::optional<errors::Error> denied);
 // Why the call is refused, if it is.
 std::optional<errors::Error> Denied(const grpc::ServerContextBase* ctx);
+// Whether the caller is in `group` (e.g. "ADMIN_CALLERS"); true when bearer
+// tokens are off. For handlers that serve several groups differently.
+bool CallerInGroup(const grpc::ServerContextBase* ctx, const std::string& group);
 
 }  // namespace billing::server
 

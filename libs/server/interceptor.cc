@@ -74,13 +74,14 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
       }
       if (!AcceptableRequestId(request_id)) request_id = ids::NewUuid();
       request_id_ = request_id;
-      BeginCall(info_->server_context(), std::move(request_id));
+      BeginCall(info_->server_context(), std::move(request_id), authorizer_ != nullptr);
       // Health and reflection stay open (kubelet probes, grpcurl); an
       // unregistered method is UNIMPLEMENTED anyway.
       if (authorizer_ != nullptr && !quiet_) {
         auto decision = authorizer_->Check("/" + service_ + "/" + method_, authorization);
         if (!decision.caller.empty()) Annotate(info_->server_context(), "caller", decision.caller);
-        SetAuthorization(info_->server_context(), std::move(decision.caller), std::move(decision.error));
+        SetAuthorization(info_->server_context(), std::move(decision.caller), std::move(decision.groups),
+                         std::move(decision.error));
       }
       families_->started.Add(Labels()).Increment();
     }
@@ -91,6 +92,14 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      if (!Handled() && !quiet_) {
+        // The handler never ran (the request did not decode): a refused
+        // caller still hears the refusal, not what was wrong with its bytes.
+        if (auto denied = Denied(info_->server_context())) {
+          status = ToStatus(*denied);
+          methods->ModifySendStatus(status);
+        }
+      }
       // gRPC's own decode failure is INTERNAL with an empty message (proto3
       // has no InitializationErrorString); nothing else matches both.
       if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() && !Handled() &&

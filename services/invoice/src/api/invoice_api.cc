@@ -9,6 +9,23 @@
 namespace billing::invoice::api {
 using errors::InvalidField;
 
+namespace {
+
+// The booking side's group (invoice's ADMIN_CALLERS option): with bearer
+// tokens on, only it may name an invoice by id. The payment page knows the
+// link's token; an id would let it read (and pay) any invoice, the customer's
+// details and link included.
+constexpr char kAdminCallers[] = "ADMIN_CALLERS";
+
+void RequireAdminForIdLookup(grpc::ServerContext* ctx) {
+  if (!server::CallerInGroup(ctx, kAdminCallers)) {
+    throw errors::Error(errors::Reason::kPermissionDenied,
+                        "this caller looks invoices up by their link's token, not by invoice_id", "invoice_id");
+  }
+}
+
+}  // namespace
+
 grpc::Status InvoiceApi::UpsertBooking(grpc::ServerContext* ctx, const v1::UpsertBookingRequest* req,
                                        v1::UpsertBookingResponse* resp) {
   return server::Handle(ctx, [&] {
@@ -48,6 +65,7 @@ grpc::Status InvoiceApi::GetInvoice(grpc::ServerContext* ctx, const v1::GetInvoi
     domain::InvoiceView view;
     switch (req->lookup_case()) {
       case v1::GetInvoiceRequest::kInvoiceId:
+        RequireAdminForIdLookup(ctx);
         validation::RequireUuid("invoice_id", req->invoice_id());
         view = manager_.GetInvoiceById(req->invoice_id());
         break;
@@ -125,6 +143,7 @@ grpc::Status InvoiceApi::PayInvoice(grpc::ServerContext* ctx, const v1::PayInvoi
                                     v1::PayInvoiceResponse* resp) {
   return server::Handle(ctx, [&] {
     const auto cmd = ToPayInvoiceCommand(*req, server::CallerOf(ctx));
+    if (!cmd.invoice_id.empty()) RequireAdminForIdLookup(ctx);
     if (!cmd.invoice_id.empty()) server::Annotate(ctx, "invoice_id", cmd.invoice_id);
     const auto result = pay_.Pay(cmd);
     server::Annotate(ctx, "invoice_id", result.view.invoice.invoice_id);

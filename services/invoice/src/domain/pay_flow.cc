@@ -65,7 +65,11 @@ std::string PayInvoiceCommand::Fingerprint() const {
 std::string PaymentEventCommand::Fingerprint() const {
   crypto::Fingerprint f(kApplyPaymentEvent);
   f.Add(invoice_id).Add(payment_id).Add(payment_intent_id).Add(Name(status));
-  f.AddInt(amount_received.amount_minor).Add(amount_received.currency).Add(failure_code).Add(failure_message);
+  // Only SUCCEEDED's amount is part of the request: CANCELED's (money a
+  // given-up payment captured) is news added later, and an event applied
+  // before the upgrade must still match its redelivery after it.
+  const Money counted = status == AttemptStatus::kSucceeded ? amount_received : Money{};
+  f.AddInt(counted.amount_minor).Add(counted.currency).Add(failure_code).Add(failure_message);
   f.Add(attempt_id);
   return f.Digest();
 }
