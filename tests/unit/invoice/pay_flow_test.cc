@@ -210,7 +210,7 @@ TEST_F(PayFlowTest, ASuccessPaysTheInvoiceOnceAndARetryReplaysWithoutCallingPaym
   EXPECT_EQ(payments_.creates.size(), 1u);
   EXPECT_EQ(Data().payments.size(), 1u);
   // The same success told again by payments' webhook changes nothing.
-  const auto& attempt = Data().attempts.begin()->second;
+  const auto attempt = Data().attempts.begin()->second;  // a copy: Data() is a temporary
   const auto told = flow_.ApplyPaymentEvent(
       Event(inv, "evt-1", AttemptStatus::kSucceeded, attempt.payment_id, attempt.payment_intent_id, 10000));
   EXPECT_FALSE(told.applied);
