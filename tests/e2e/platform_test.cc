@@ -42,11 +42,6 @@ std::vector<Binary> Binaries() {
   };
 }
 
-std::map<std::string, std::string> With(std::map<std::string, std::string> env,
-                                        const std::map<std::string, std::string>& more) {
-  for (const auto& [k, v] : more) env[k] = v;
-  return env;
-}
 
 
 TEST(PlatformTest, HelpAndFailFastConfiguration) {

@@ -94,23 +94,17 @@ class Certificates {
   std::string dir_;
 };
 
-std::map<std::string, std::string> Merge(std::map<std::string, std::string> a,
-                                         const std::map<std::string, std::string>& b) {
-  for (const auto& [k, v] : b) a[k] = v;
-  return a;
-}
-
 class SecureSystem {
  public:
   SecureSystem() {
     emulator_ = std::make_unique<ServiceProcess>(ServiceProcess::Options{
         .binary = EmulatorBinary(), .env = {{"LISTEN_ADDRESS", "127.0.0.1:0"}}, .wait_serving = false});
     notify_ = Start(NotifyBinary(),
-                    Merge(NotifyEnv(notify_db_.url(), smtp_.url(), "", {{"GRPC_LISTEN_ADDRESS", notify_address_}}),
-                          Merge(certs_.ServerEnv(), {{"CALLER_TOKENS", std::string("invoice=") + kInvoiceAtNotify +
+                    With(NotifyEnv(notify_db_.url(), smtp_.url(), "", {{"GRPC_LISTEN_ADDRESS", notify_address_}}),
+                          With(certs_.ServerEnv(), {{"CALLER_TOKENS", std::string("invoice=") + kInvoiceAtNotify +
                                                                            ",admin=" + kAdminAtNotify}})));
     invoice_ = Start(InvoiceBinary(),
-                     Merge(InvoiceEnv(invoice_db_.url(), notify_address_,
+                     With(InvoiceEnv(invoice_db_.url(), notify_address_,
                                       {{"GRPC_LISTEN_ADDRESS", invoice_address_},
                                        {"PAYMENTS_ADDRESS", payments_address_},
                                        {"PAYMENTS_TIMEOUT_MS", "15000"},
@@ -119,15 +113,15 @@ class SecureSystem {
                                        {"CALLER_TOKENS", std::string("payment-page=") + kPageToken +
                                                              ",booking=" + kBookingToken +
                                                              ",payments=" + kPaymentsAtInvoice}}),
-                           Merge(certs_.ServerEnv(), certs_.ClientEnv("invoice"))));
+                           With(certs_.ServerEnv(), certs_.ClientEnv("invoice"))));
     payments_ = Start(
         PaymentsBinary(),
-        Merge(PaymentsEnv(payments_db_.url(), EmulatorBase(), invoice_address_,
+        With(PaymentsEnv(payments_db_.url(), EmulatorBase(), invoice_address_,
                           {{"GRPC_LISTEN_ADDRESS", payments_address_},
                            {"INVOICE_TIMEOUT_MS", "3000"},
                            {"INVOICE_TOKEN", kPaymentsAtInvoice},
                            {"CALLER_TOKENS", std::string("invoice=") + kInvoiceAtPayments + "\nadmin=" + kAdminAtPayments}}),
-              Merge(certs_.ServerEnv(), certs_.ClientEnv("payments"))));
+              With(certs_.ServerEnv(), certs_.ClientEnv("payments"))));
     const auto r = HttpRequest(
         "POST", EmulatorBase() + "/_emulator/webhook_endpoints",
         nlohmann::json({{"url", "http://127.0.0.1:" + std::to_string(payments_->Port("webhook")) + "/stripe/webhook"},

@@ -108,6 +108,12 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::map<std::string, std::string> With(std::map<std::string, std::string> env,
+                                        const std::map<std::string, std::string>& more) {
+  for (const auto& [k, v] : more) env[k] = v;
+  return env;
+}
+
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

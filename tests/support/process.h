@@ -118,4 +118,8 @@ std::string MakeTempDir(const std::string& prefix);
 // A whole file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 
+// `env` with `more`'s entries added or replaced.
+std::map<std::string, std::string> With(std::map<std::string, std::string> env,
+                                        const std::map<std::string, std::string>& more);
+
 }  // namespace billing::testing

@@ -402,27 +402,12 @@ bool PayFlow::Apply(InvoiceTx& tx, PayAttempt& a, Invoice& invoice, Booking& boo
   a.updated_at = now;
   a.next_check_at = IsInProgress(a.status) ? std::optional<Time>(now + options_.check_interval) : std::nullopt;
   tx.UpdateAttempt(a);
-  if (forward) Effects(tx, a, invoice, booking, actor, request_id, now, refunds);
-  if (forward && a.status == AttemptStatus::kCanceled && payment.amount_received.amount_minor > 0) {
-    // Given up, then captured anyway: the payment service refunds it on its
-    // own. Whether this news or our own look at the payment (which sees it
-    // SUCCEEDED, and refunds it in Effects) comes first is a race; either
-    // way the invoice's history says the money came and went, once.
-    tx.AppendEvent({.invoice_id = invoice.invoice_id,
-                    .type = "PAYMENT_REFUNDED",
-                    .from_status = invoice.status,
-                    .to_status = invoice.status,
-                    .reason = Describe(a) + " captured " + money::Format(payment.amount_received) +
-                              " after it was given up; the payment service refunds it automatically",
-                    .request_id = request_id,
-                    .created_at = now,
-                    .actor = actor});
-  }
+  if (forward) Effects(tx, a, invoice, booking, actor, request_id, now, refunds, payment.amount_received);
   return true;
 }
 
 void PayFlow::Effects(InvoiceTx& tx, PayAttempt& a, Invoice& invoice, Booking& booking, const std::string& actor,
-                      const std::string& request_id, Time now, Refunds* refunds) {
+                      const std::string& request_id, Time now, Refunds* refunds, const Money& captured) {
   const bool current = invoice.payment_pending && invoice.pending_attempt_id == a.attempt_id;
   const auto log = [&](const std::string& type, const std::string& reason) {
     tx.AppendEvent({.invoice_id = invoice.invoice_id,
@@ -470,6 +455,14 @@ void PayFlow::Effects(InvoiceTx& tx, PayAttempt& a, Invoice& invoice, Booking& b
     case AttemptStatus::kCanceled:
       release();
       log(EventType(a.status), Describe(a));
+      if (a.status == AttemptStatus::kCanceled && captured.amount_minor > 0) {
+        // Given up, then captured anyway: the payment service refunds it on
+        // its own. This news and our own look at the payment race; both say
+        // CANCELED with the amount, and the attempt moves forward once, so
+        // the history says once that the money came and went.
+        log("PAYMENT_REFUNDED", Describe(a) + " captured " + money::Format(captured) +
+                                    " after it was given up; the payment service refunds it automatically");
+      }
       return;
     case AttemptStatus::kSucceeded:
       break;

@@ -154,8 +154,10 @@ class PayFlow {
   // (locked) invoice and booking. Returns whether anything changed.
   bool Apply(InvoiceTx& tx, PayAttempt& attempt, Invoice& invoice, Booking& booking, const PaymentView& payment,
              const std::string& actor, const std::string& request_id, Time now, Refunds* refunds);
+  // `captured`: for CANCELED, money the payment took after it was given up
+  // (payments refunds it on its own).
   void Effects(InvoiceTx& tx, PayAttempt& attempt, Invoice& invoice, Booking& booking, const std::string& actor,
-               const std::string& request_id, Time now, Refunds* refunds);
+               const std::string& request_id, Time now, Refunds* refunds, const Money& captured = {});
   void Report(const Refunds& refunds) const;
   PayInvoiceResult Answer(const Recorded& recorded, const std::string& client_secret) const;
   std::chrono::milliseconds ActionBackoff(int attempts) const;

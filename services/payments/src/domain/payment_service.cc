@@ -167,9 +167,12 @@ void PaymentService::FinishWithError(const IdempotencyKey& key, const errors::Er
 
 // --- recording ----------------------------------------------------------------
 
-Payment PaymentService::LoadPayment(const std::string& payment_id) {
+Payment PaymentService::LoadPayment(const std::string& payment_id, bool with_refunds) {
   std::optional<Payment> p;
-  store_.InTransaction([&](PaymentTx& tx) { p = tx.FindPayment(payment_id); });
+  store_.InTransaction([&](PaymentTx& tx) {
+    p = tx.FindPayment(payment_id);
+    if (p && with_refunds) p->refunds = tx.ListRefunds(payment_id);
+  });
   if (!p) throw Error(Reason::kPaymentNotFound, "payment_id " + payment_id + " does not exist", "payment_id");
   return *p;
 }
@@ -224,16 +227,6 @@ Payment PaymentService::Record(const std::string& payment_id, const Change& chan
   if (observer_.auto_refund && auto_refund) observer_.auto_refund(out, *auto_refund);
   if (refusal) throw *refusal;
   return out;
-}
-
-Payment PaymentService::Snapshot(const std::string& payment_id) {
-  std::optional<Payment> p;
-  store_.InTransaction([&](PaymentTx& tx) {
-    p = tx.FindPayment(payment_id);
-    if (p) p->refunds = tx.ListRefunds(payment_id);
-  });
-  if (!p) throw Error(Reason::kPaymentNotFound, "payment_id " + payment_id + " does not exist", "payment_id");
-  return *p;
 }
 
 void PaymentService::MarkAbandoned(Payment& p, CancellationReason reason, Time now) {
@@ -394,7 +387,7 @@ Payment PaymentService::CreatePayment(const CreatePaymentCommand& cmd) {
   const auto no_change = [](PaymentTx&, Payment&, Time) -> std::optional<Refund> { return std::nullopt; };
   // A read, not a Record: nothing has changed yet, and an UPDATE here was
   // one write transaction per payment for nothing.
-  Payment p = Snapshot(key.payment_id);
+  Payment p = LoadPayment(key.payment_id, /*with_refunds=*/true);
   // Given up while the caller was away (CancelPayment, or the sweeper after
   // the answer was lost for longer than the grace): finish the
   // cancellation, then answer that.

@@ -124,7 +124,9 @@ class PaymentService {
   void ReleaseKey(const IdempotencyKey& key);
   // Stores an error as the key's answer and throws it.
   [[noreturn]] void FinishWithError(const IdempotencyKey& key, const errors::Error& error);
-  Payment LoadPayment(const std::string& payment_id);
+  // The payment (and its refunds, when asked: an answer needs them), read
+  // without a lock or a write.
+  Payment LoadPayment(const std::string& payment_id, bool with_refunds = false);
   // Records Stripe's answer for a payment and, when `key` is given,
   // finishes it in the same transaction with the answer Answer() would give
   // (throwing that answer's error after the commit).
@@ -145,8 +147,6 @@ class PaymentService {
   static std::optional<errors::Error> AnswerError(const Payment& payment);
   // The stored answer: the error when there is one, else the payment.
   static StoredResponse ResponseFor(const Payment& payment, const std::optional<errors::Error>& error);
-  // The payment and its refunds, read without a lock or a write.
-  Payment Snapshot(const std::string& payment_id);
   std::optional<Refund> QueueAutoRefund(PaymentTx& tx, Payment& payment, Time now);
   // Records Stripe's answer (or refusal) for a refund and the payment's
   // refunded total; finishes `key` with both when given.
