@@ -281,6 +281,25 @@ TEST_F(NotifyBadInputTest, EveryRpcRejectsBadInputPrecisely) {
          return r;
        }()),
        Code::NOT_FOUND, "notification_id"},
+      {"get by both ids", Rpc(&S::GetNotification, [] {
+         v1::GetNotificationRequest r;
+         r.set_notification_id("00000000-0000-4000-8000-000000000000");
+         r.set_request_id("req-1");
+         return r;
+       }()),
+       Code::INVALID_ARGUMENT, "request_id"},
+      {"get by request id with spaces", Rpc(&S::GetNotification, [] {
+         v1::GetNotificationRequest r;
+         r.set_request_id("1; DROP TABLE notifications");
+         return r;
+       }()),
+       Code::INVALID_ARGUMENT, "request_id"},
+      {"get by unknown request id", Rpc(&S::GetNotification, [] {
+         v1::GetNotificationRequest r;
+         r.set_request_id("never-sent");
+         return r;
+       }()),
+       Code::NOT_FOUND, "request_id"},
       // ListNotifications
       {"list no filter", Rpc(&S::ListNotifications, v1::ListNotificationsRequest()), Code::INVALID_ARGUMENT,
        "invoice_id"},

@@ -234,6 +234,24 @@ TEST_F(NotifyDeliveryTest, TwentyConcurrentRetriesOfOneRequestSendOneSms) {
   EXPECT_EQ(sms_->Messages().size(), before + 1);
 }
 
+TEST_F(NotifyDeliveryTest, ACallerWhoseAnswerWasLostFindsItsNotificationByRequestId) {
+  const auto n = Send(*stub_, SmsLink("lost-answer", "+14155550143"));
+  grpc::ClientContext ctx;
+  v1::GetNotificationRequest req;
+  req.set_request_id("lost-answer");
+  v1::GetNotificationResponse resp;
+  const auto status = stub_->GetNotification(&ctx, req, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.notification().notification_id(), n.notification_id());
+  EXPECT_EQ(resp.notification().invoice_id(), "inv-lost-answer");
+  // A request_id never sent is NOT_FOUND, naming the field.
+  grpc::ClientContext ctx2;
+  req.set_request_id("never-sent");
+  const auto missing = stub_->GetNotification(&ctx2, req, &resp);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(missing.error_message().find("request_id"), std::string::npos) << missing.error_message();
+}
+
 TEST_F(NotifyDeliveryTest, MetricsCountOutcomesByChannel) {
   const auto queued = Send(*stub_, SmsLink("metrics-1", "+14155550143"));
   ASSERT_EQ(WaitForNotification(*stub_, queued.notification_id(), v1::NOTIFICATION_STATUS_SENT).status(),

@@ -49,6 +49,7 @@ class CountingNotifier final : public Notifier {
     return {"ntf-" + request_id, NotificationState::kQueued, "", std::nullopt};
   }
   std::optional<Accepted> Status(const std::string&) override { return std::nullopt; }
+  std::optional<Accepted> StatusByRequest(const std::string&) override { return std::nullopt; }
   std::mutex mu;
   std::map<std::string, int> calls;
 };

@@ -55,7 +55,7 @@ grpc::Status FakeNotify::GetNotification(grpc::ServerContext*, const nv1::GetNot
   if (!available_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "notify is down (fake)");
   std::lock_guard lock(mu_);
   for (const auto& [key, n] : by_request_) {
-    if (n.notification_id() == req->notification_id()) {
+    if (req->request_id().empty() ? n.notification_id() == req->notification_id() : key == req->request_id()) {
       *resp->mutable_notification() = n;
       // The fake delivers instantly once asked.
       resp->mutable_notification()->set_status(nv1::NOTIFICATION_STATUS_SENT);

@@ -20,6 +20,10 @@ class FakeNotifier final : public Notifier {
       throw Error(false, "notify unavailable");
     }
     sent.emplace(request_id, request);
+    if (lost_answers > 0) {
+      --lost_answers;
+      throw Error(false, "deadline exceeded");  // taken, but the answer never came back
+    }
     return {"ntf-" + request_id, NotificationState::kQueued, "", std::nullopt};
   }
   std::optional<Accepted> Status(const std::string& notification_id) override {
@@ -27,10 +31,19 @@ class FakeNotifier final : public Notifier {
     if (delivered) return Accepted{notification_id, NotificationState::kSent, "", clock::FromUnixMicros(5)};
     return Accepted{notification_id, NotificationState::kQueued, "", std::nullopt};
   }
+  std::optional<Accepted> StatusByRequest(const std::string& request_id) override {
+    lookups.push_back(request_id);
+    if (lookup_outage) throw Error(false, "notify unavailable");
+    if (!sent.contains(request_id)) return std::nullopt;
+    return Status("ntf-" + request_id);
+  }
 
   std::vector<std::string> calls;
+  std::vector<std::string> lookups;
   std::map<std::string, NotificationRequest> sent;
   int outage = 0;
+  int lost_answers = 0;
+  bool lookup_outage = false;
   bool refuse = false;
   bool delivered = false;
   bool forgotten = false;
@@ -133,6 +146,34 @@ TEST_F(DispatcherTest, LinksForInvoicesNoLongerOpenAreNotSent) {
   EXPECT_EQ(n.state, NotificationState::kFailed);
   EXPECT_EQ(n.failure_reason, "not sent: the invoice is CLOSED");
   EXPECT_EQ(store_.Snapshot().events.back().type, "NOTIFICATION_DROPPED");
+  EXPECT_EQ(notifier_.lookups.size(), 1u) << "an earlier attempt was looked for before dropping";
+}
+
+TEST_F(DispatcherTest, ALinkAnEarlierAttemptHandedOverIsRecordedNotDropped) {
+  // Attempt 1 reaches notify, but its answer is lost (as when the replica
+  // is killed mid-call, or the deadline passes); the invoice is paid before
+  // attempt 2. The customer did get the link, so the row must say so.
+  notifier_.lost_answers = 1;
+  const std::string id = Create("c1");
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 0);
+  manager_.CloseInvoice({.caller = "", .request_id = "close", .invoice_id = id});
+  clock_.Advance(std::chrono::seconds(5));
+  notifier_.lookup_outage = true;
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 0);
+  EXPECT_EQ(manager_.GetInvoiceById(id).notifications.at(0).state, NotificationState::kPending)
+      << "notify unreachable: neither dropped nor sent, retried later";
+  notifier_.lookup_outage = false;
+  clock_.Advance(std::chrono::seconds(5));
+  EXPECT_EQ(dispatcher_.DispatchOnce(), 1);
+  EXPECT_EQ(notifier_.calls.size(), 1u) << "found, not sent again";
+  const auto n = manager_.GetInvoiceById(id).notifications.at(0);
+  EXPECT_EQ(n.state, NotificationState::kQueued);
+  EXPECT_EQ(n.notification_id, "ntf-invoice-notification-key-1");
+  EXPECT_EQ(store_.Snapshot().events.back().type, "NOTIFICATION_ACCEPTED");
+  EXPECT_NE(store_.Snapshot().events.back().reason.find("earlier attempt"), std::string::npos);
+  notifier_.delivered = true;
+  EXPECT_EQ(dispatcher_.SyncOnce(), 1);
+  EXPECT_EQ(manager_.GetInvoiceById(id).notifications.at(0).state, NotificationState::kSent);
 }
 
 TEST_F(DispatcherTest, ALateDispatcherCannotOverwriteNewerState) {

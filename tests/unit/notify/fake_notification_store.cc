@@ -22,6 +22,15 @@ std::optional<Notification> FakeNotificationStore::Find(const std::string& id) {
   return it->second;
 }
 
+std::optional<Notification> FakeNotificationStore::FindByRequest(const std::string& caller,
+                                                                const std::string& request_id) {
+  std::lock_guard lock(mu_);
+  for (const auto& [id, row] : rows_) {
+    if (row.caller == caller && row.request_id == request_id) return row;
+  }
+  return std::nullopt;
+}
+
 std::vector<domain::DeliveryAttempt> FakeNotificationStore::Attempts(const std::string& id) {
   std::lock_guard lock(mu_);
   return attempts_[id];

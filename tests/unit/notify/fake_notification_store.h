@@ -13,6 +13,7 @@ class FakeNotificationStore final : public domain::NotificationStore {
  public:
   std::optional<domain::Notification> InsertOrGet(const domain::Notification& n) override;
   std::optional<domain::Notification> Find(const std::string& id) override;
+  std::optional<domain::Notification> FindByRequest(const std::string& caller, const std::string& request_id) override;
   std::vector<domain::DeliveryAttempt> Attempts(const std::string& id) override;
   std::vector<domain::Notification> List(const domain::ListFilter& filter,
                                          const std::optional<domain::ListCursor>& after, int limit) override;

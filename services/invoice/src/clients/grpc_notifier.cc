@@ -139,10 +139,20 @@ Notifier::Accepted GrpcNotifier::Send(const std::string& request_id, const domai
 }
 
 std::optional<Notifier::Accepted> GrpcNotifier::Status(const std::string& notification_id) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   nv1::GetNotificationRequest req;
   req.set_notification_id(notification_id);
+  return Get(req);
+}
+
+std::optional<Notifier::Accepted> GrpcNotifier::StatusByRequest(const std::string& request_id) {
+  nv1::GetNotificationRequest req;
+  req.set_request_id(request_id);
+  return Get(req);
+}
+
+std::optional<Notifier::Accepted> GrpcNotifier::Get(const nv1::GetNotificationRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   nv1::GetNotificationResponse resp;
   const auto status = stub_->GetNotification(&ctx, req, &resp);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;

@@ -19,8 +19,11 @@ class GrpcNotifier final : public domain::Notifier {
 
   Accepted Send(const std::string& request_id, const domain::NotificationRequest& request) override;
   std::optional<Accepted> Status(const std::string& notification_id) override;
+  std::optional<Accepted> StatusByRequest(const std::string& request_id) override;
 
  private:
+  std::optional<Accepted> Get(const billing::notify::v1::GetNotificationRequest& req);
+
   std::unique_ptr<billing::notify::v1::NotifyService::Stub> stub_;
   std::chrono::milliseconds timeout_;
 };

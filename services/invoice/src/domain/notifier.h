@@ -37,6 +37,10 @@ class Notifier {
   // The current delivery state of an accepted notification; nullopt if
   // notify does not know it.
   virtual std::optional<Accepted> Status(const std::string& notification_id) = 0;
+  // The same for the notification a Send with `request_id` created; nullopt
+  // if no such Send reached notify. Lets a retry learn whether an earlier
+  // attempt, whose answer was lost, was taken.
+  virtual std::optional<Accepted> StatusByRequest(const std::string& request_id) = 0;
 };
 
 }  // namespace billing::invoice::domain

@@ -47,25 +47,35 @@ int OutboxDispatcher::DispatchOnce(std::stop_token stop) {
     }
     const bool asks_for_payment = n.request.purpose == NotificationPurpose::kInvoiceLink ||
                                   n.request.purpose == NotificationPurpose::kPaymentReminder;
-    if (asks_for_payment) {
-      const auto status = outbox_.InvoiceStatusOf(n.invoice_id);
-      if (status && *status != InvoiceStatus::kOpen) {
-        const std::string reason = "not sent: the invoice is " + std::string(Name(*status));
-        outbox_.MarkFailed(n.outbox_id, reason,
-                           NotificationEvent(n, "NOTIFICATION_DROPPED", Describe(n) + " " + reason, clock_.Now()));
-        continue;
-      }
-    }
     try {
-      const auto result = notifier_.Send(RequestIdFor(n), n.request);
+      std::optional<Notifier::Accepted> result;
+      std::string how = " handed to notify as ";
+      if (asks_for_payment) {
+        const auto status = outbox_.InvoiceStatusOf(n.invoice_id);
+        if (status && *status != InvoiceStatus::kOpen) {
+          // A payment link must not go out for an invoice that no longer
+          // takes payment. But an earlier attempt (n.attempts counts this
+          // one) may have reached notify and lost its answer: its
+          // dispatcher died or timed out. Then the link went out, and the
+          // row must say so rather than claim it was dropped.
+          if (n.attempts > 1) result = EarlierAttempt(n);
+          if (!result) {
+            const std::string reason = "not sent: the invoice is " + std::string(Name(*status));
+            outbox_.MarkFailed(n.outbox_id, reason,
+                               NotificationEvent(n, "NOTIFICATION_DROPPED", Describe(n) + " " + reason, clock_.Now()));
+            continue;
+          }
+          how = " handed to notify by an earlier attempt as ";
+        }
+      }
+      if (!result) result = notifier_.Send(RequestIdFor(n), n.request);
       const Time done = clock_.Now();
-      const std::string type = result.state == NotificationState::kFailed ? "NOTIFICATION_FAILED"
-                               : result.state == NotificationState::kSent ? "NOTIFICATION_SENT"
-                                                                          : "NOTIFICATION_ACCEPTED";
-      if (outbox_.MarkAccepted(n.outbox_id, result.notification_id, result.state, result.failure_reason,
-                               result.sent_at,
-                               NotificationEvent(n, type, Describe(n) + " handed to notify as " +
-                                                              result.notification_id, done))) {
+      const std::string type = result->state == NotificationState::kFailed ? "NOTIFICATION_FAILED"
+                               : result->state == NotificationState::kSent ? "NOTIFICATION_SENT"
+                                                                           : "NOTIFICATION_ACCEPTED";
+      if (outbox_.MarkAccepted(n.outbox_id, result->notification_id, result->state, result->failure_reason,
+                               result->sent_at,
+                               NotificationEvent(n, type, Describe(n) + how + result->notification_id, done))) {
         ++accepted;
       }
     } catch (const Notifier::Error& e) {
@@ -80,6 +90,17 @@ int OutboxDispatcher::DispatchOnce(std::stop_token stop) {
     }
   }
   return accepted;
+}
+
+std::optional<Notifier::Accepted> OutboxDispatcher::EarlierAttempt(const NotificationRecord& n) {
+  try {
+    return notifier_.StatusByRequest(RequestIdFor(n));
+  } catch (const Notifier::Error& e) {
+    // notify refuses the lookup (a version without it): nothing shows the
+    // earlier attempt got through, so the row is dropped as before.
+    if (e.permanent()) return std::nullopt;
+    throw;  // transient: the row is retried like a failed send
+  }
 }
 
 int OutboxDispatcher::SyncOnce() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -18,7 +19,9 @@ namespace billing::invoice::domain {
 // outcome. A transient failure (notify down, deadline, credentials being
 // rotated) is retried with exponential backoff, for as long as it takes; a
 // permanent one (notify refuses the request) marks the row FAILED. A payment
-// link or reminder whose invoice is no longer OPEN is not sent at all.
+// link or reminder whose invoice is no longer OPEN is not sent at all,
+// unless an earlier attempt whose answer was lost already reached notify:
+// then the row records that send (found by its request_id) instead.
 // Because the request_id is stable, a retry after a lost answer, or after a
 // lease ran out mid-call, returns notify's first result instead of sending
 // twice.
@@ -47,6 +50,9 @@ class OutboxDispatcher {
   std::chrono::milliseconds Backoff(int attempts) const;
 
  private:
+  // What an earlier attempt at `n` left in notify, if it got there.
+  std::optional<Notifier::Accepted> EarlierAttempt(const NotificationRecord& n);
+
   NotificationOutbox& outbox_;
   Notifier& notifier_;
   const clock::Clock& clock_;

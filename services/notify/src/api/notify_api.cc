@@ -39,10 +39,19 @@ grpc::Status NotifyApi::SendPaymentReminder(grpc::ServerContext* ctx, const v1::
 grpc::Status NotifyApi::GetNotification(grpc::ServerContext* ctx, const v1::GetNotificationRequest* req,
                                         v1::GetNotificationResponse* resp) {
   return server::Handle(ctx, [&] {
-    validation::RequireUuid("notification_id", req->notification_id());
-    server::Annotate(ctx, "notification_id", req->notification_id());
     std::vector<domain::DeliveryAttempt> attempts;
-    const auto n = service_.Get(req->notification_id(), &attempts);
+    domain::Notification n;
+    if (!req->request_id().empty()) {
+      if (!req->notification_id().empty()) {
+        throw errors::InvalidField("request_id", "must not be set together with notification_id");
+      }
+      validation::RequireRequestId(req->request_id());
+      n = service_.GetByRequest(server::CallerOf(ctx), req->request_id(), &attempts);
+    } else {
+      validation::RequireUuid("notification_id", req->notification_id());
+      n = service_.Get(req->notification_id(), &attempts);
+    }
+    server::Annotate(ctx, "notification_id", n.notification_id);
     ToProto(n, attempts, resp->mutable_notification());
   });
 }

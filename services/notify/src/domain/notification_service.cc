@@ -119,6 +119,17 @@ Notification NotificationService::Get(const std::string& notification_id, std::v
   return *n;
 }
 
+Notification NotificationService::GetByRequest(const std::string& caller, const std::string& request_id,
+                                               std::vector<DeliveryAttempt>* attempts) {
+  auto n = store_.FindByRequest(caller, request_id);
+  if (!n) {
+    throw Error(Reason::kNotificationNotFound, "no notification was sent with request_id " + request_id,
+                "request_id");
+  }
+  if (attempts != nullptr) *attempts = store_.Attempts(n->notification_id);
+  return *n;
+}
+
 NotificationPage NotificationService::List(const ListFilter& filter, int page_size, const std::string& page_token) {
   const auto cursor = DecodeToken(page_token, filter);
   NotificationPage page;

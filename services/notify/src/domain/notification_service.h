@@ -26,6 +26,10 @@ class NotificationService {
   // IDEMPOTENCY_KEY_REUSED.
   Notification Send(const SendCommand& cmd);
   Notification Get(const std::string& notification_id, std::vector<DeliveryAttempt>* attempts);
+  // The notification `caller`'s Send* with `request_id` created;
+  // NOTIFICATION_NOT_FOUND naming request_id if it never reached notify.
+  Notification GetByRequest(const std::string& caller, const std::string& request_id,
+                            std::vector<DeliveryAttempt>* attempts);
   NotificationPage List(const ListFilter& filter, int page_size, const std::string& page_token);
 
   // The recipient as stored: lower-cased email domain, or E.164. Throws

@@ -84,6 +84,8 @@ class NotificationStore {
   // to commit first).
   virtual std::optional<Notification> InsertOrGet(const Notification& n) = 0;
   virtual std::optional<Notification> Find(const std::string& notification_id) = 0;
+  // The notification (caller, request_id) created, if any.
+  virtual std::optional<Notification> FindByRequest(const std::string& caller, const std::string& request_id) = 0;
   virtual std::vector<DeliveryAttempt> Attempts(const std::string& notification_id) = 0;
   virtual std::vector<Notification> List(const ListFilter& filter, const std::optional<ListCursor>& after,
                                          int limit) = 0;

@@ -86,6 +86,13 @@ std::optional<Notification> PgNotificationStore::Find(const std::string& notific
   return pool_.Transact([&](soci::session& sql) { return SelectOne(sql, sql::kSelectNotification, "id", notification_id); });
 }
 
+std::optional<Notification> PgNotificationStore::FindByRequest(const std::string& caller,
+                                                              const std::string& request_id) {
+  return pool_.Transact([&](soci::session& sql) {
+    return SelectOne(sql, sql::kSelectByRequest, "caller", caller, "request_id", request_id);
+  });
+}
+
 std::vector<DeliveryAttempt> PgNotificationStore::Attempts(const std::string& notification_id) {
   return pool_.Transact([&](soci::session& sql) {
     std::vector<DeliveryAttempt> out;

@@ -12,6 +12,7 @@ class PgNotificationStore final : public domain::NotificationStore {
 
   std::optional<domain::Notification> InsertOrGet(const domain::Notification& n) override;
   std::optional<domain::Notification> Find(const std::string& notification_id) override;
+  std::optional<domain::Notification> FindByRequest(const std::string& caller, const std::string& request_id) override;
   std::vector<domain::DeliveryAttempt> Attempts(const std::string& notification_id) override;
   std::vector<domain::Notification> List(const domain::ListFilter& filter,
                                          const std::optional<domain::ListCursor>& after, int limit) override;
