@@ -24,7 +24,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 class Handler:
     def __init__(self, outdir):
         self.outdir = outdir
-        self.count = 0
+        # A sink restarted on the same directory (an outage test) numbers on
+        # from the mail it already holds instead of overwriting it.
+        os.makedirs(outdir, exist_ok=True)
+        numbers = [int(name.split(".")[0]) for name in os.listdir(outdir) if name.split(".")[0].isdigit()]
+        self.count = max(numbers, default=0)
         self.lock = threading.Lock()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "errors/error.h"
+
 namespace billing::notify::testing {
 
 using domain::Notification;
@@ -75,6 +77,10 @@ std::optional<Notification> FakeNotificationStore::Claim(domain::Time now, domai
 bool FakeNotificationStore::Record(const std::string& notification_id, const std::string& claim_token,
                                    const domain::DeliveryOutcome& out) {
   std::lock_guard lock(mu_);
+  if (record_outages > 0) {
+    --record_outages;
+    throw errors::Error(errors::Reason::kDatabaseUnavailable, "the database is unreachable; retry later");
+  }
   auto& attempts = attempts_[notification_id];
   if (std::none_of(attempts.begin(), attempts.end(),
                    [&](const auto& a) { return a.attempt_number == out.attempt.attempt_number; })) {

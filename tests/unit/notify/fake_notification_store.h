@@ -23,6 +23,9 @@ class FakeNotificationStore final : public domain::NotificationStore {
               const domain::DeliveryOutcome& outcome) override;
   int64_t QueueDepth() override;
 
+  // The next this many Record calls fail as if the database were down.
+  int record_outages = 0;
+
  private:
   std::mutex mu_;
   std::map<std::string, domain::Notification> rows_;

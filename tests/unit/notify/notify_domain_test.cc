@@ -224,6 +224,47 @@ TEST_F(NotifyDomainTest, ATransportThatThrowsIsARecordedTransientFailureNotALoop
   EXPECT_NE(attempts[0].error.find("transport error: type_error"), std::string::npos) << attempts[0].error;
 }
 
+TEST_F(NotifyDomainTest, AnOutcomeIsKeptAndRecordedOnceTheDatabaseIsBack) {
+  // The relay took the message, then the database went away: the outcome
+  // is retried until it is recorded, and the message is not sent again.
+  std::vector<std::chrono::milliseconds> waits;
+  Dispatcher d(store_, email_, sms_, clock_, ids_,
+               {.lease = std::chrono::seconds(40), .sleep = [&](std::chrono::milliseconds w) {
+                  waits.push_back(w);
+                  clock_.Advance(w);
+                }});
+  const auto n = service_.Send(Link("r1"));
+  store_.record_outages = 5;
+  const auto report = d.DeliverOne();
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->claim_lost);
+  EXPECT_EQ(waits.size(), 5u);
+  EXPECT_EQ(waits.front(), std::chrono::milliseconds(50));
+  EXPECT_EQ(waits.back(), std::chrono::milliseconds(800)) << "doubling";
+  EXPECT_EQ(service_.Get(n.notification_id, nullptr).status, Status::kSent);
+  clock_.Advance(std::chrono::minutes(5));
+  EXPECT_FALSE(d.DeliverOne());
+  EXPECT_EQ(email_.sent.size(), 1u);
+}
+
+TEST_F(NotifyDomainTest, AnOutageLongerThanTheLeaseGivesUpBeforeTheLeaseEnds) {
+  // Past the lease another dispatcher may take the message over, so the
+  // record is abandoned in time; the message then goes out again (the
+  // documented at-least-once window).
+  const auto claimed_at = clock_.Now();
+  Dispatcher d(store_, email_, sms_, clock_, ids_,
+               {.lease = std::chrono::seconds(10), .sleep = [&](std::chrono::milliseconds w) { clock_.Advance(w); }});
+  service_.Send(Link("r1"));
+  store_.record_outages = 1000;
+  EXPECT_EQ(ErrorOf([&] { d.DeliverOne(); }).first, Reason::kDatabaseUnavailable);
+  EXPECT_LT(clock_.Now(), claimed_at + std::chrono::seconds(9)) << "gave up a second before the lease ends";
+  EXPECT_GT(clock_.Now(), claimed_at + std::chrono::seconds(6)) << "but kept trying until then";
+  store_.record_outages = 0;
+  clock_.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(d.DeliverOne());
+  EXPECT_EQ(email_.sent.size(), 2u);
+}
+
 TEST_F(NotifyDomainTest, ProviderTextIsStoredAsCleanUtf8) {
   email_.script = {{AttemptOutcome::kPermanentFailure, "", std::string("550 bad\0\xff\r\nBcc: x", 17)}};
   const auto n = service_.Send(Link("r1"));

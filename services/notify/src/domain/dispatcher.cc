@@ -4,6 +4,8 @@
 #include <exception>
 #include <functional>
 
+#include "errors/error.h"
+
 namespace billing::notify::domain {
 namespace {
 
@@ -48,6 +50,23 @@ std::chrono::milliseconds Dispatcher::Backoff(int attempts, const std::string& n
   const std::size_t h = std::hash<std::string>{}(notification_id + "/" + std::to_string(attempts));
   const auto jitter = delay * static_cast<int64_t>(h % 256) / (4 * 256);
   return delay - jitter;
+}
+
+bool Dispatcher::RecordOutcome(const Notification& n, const std::string& token, const DeliveryOutcome& out,
+                               Time claimed_at) {
+  // Stop a second short of the lease's end: a record after it could no
+  // longer keep another dispatcher from taking the message over.
+  const Time give_up = claimed_at + options_.lease - std::chrono::seconds(1);
+  auto wait = std::chrono::milliseconds(50);
+  for (;;) {
+    try {
+      return store_.Record(n.notification_id, token, out);
+    } catch (const errors::Error& e) {
+      if (e.reason() != errors::Reason::kDatabaseUnavailable || clock_.Now() + wait >= give_up) throw;
+    }
+    options_.sleep(wait);
+    wait = std::min(wait * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 std::optional<Dispatcher::Report> Dispatcher::DeliverOne() {
@@ -114,7 +133,7 @@ std::optional<Dispatcher::Report> Dispatcher::DeliverOne() {
       }
       break;
   }
-  report.claim_lost = !store_.Record(n.notification_id, token, out);
+  report.claim_lost = !RecordOutcome(n, token, out, now);
   report.status = out.status;
   report.outcome = result.outcome;
   report.error = result.error;

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "clock/clock.h"
 #include "domain/ports.h"
@@ -23,6 +25,12 @@ namespace billing::notify::domain {
 // FAILED at once. Transient failure (anything else, including a transport
 // that throws): retried with exponential backoff and jitter until
 // max_attempts, then FAILED. Every attempt is recorded.
+//
+// The send and its record cannot be one transaction. If the database is
+// unavailable when the outcome is to be recorded (a restart, a failover),
+// the dispatcher keeps the outcome and retries the record until the claim's
+// lease is nearly over, rather than let the lease run out on a message that
+// already went out and have it sent again.
 class Dispatcher {
  public:
   struct Options {
@@ -32,6 +40,11 @@ class Dispatcher {
     // How long a claim keeps other dispatchers off a message: longer than
     // the slowest send (the transports' timeouts) plus a margin.
     std::chrono::milliseconds lease{std::chrono::seconds(60)};
+    // How the dispatcher waits between tries at recording an outcome while
+    // the database is unavailable; tests pass one that moves a fake clock.
+    std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) {
+      std::this_thread::sleep_for(d);
+    };
   };
   // What one call did, for metrics and logs.
   struct Report {
@@ -62,6 +75,10 @@ class Dispatcher {
   std::chrono::milliseconds Backoff(int attempts, const std::string& notification_id) const;
 
  private:
+  // store_.Record, retried while the database is unavailable and the claim
+  // (taken at `claimed_at`) has time left; rethrows after that.
+  bool RecordOutcome(const Notification& n, const std::string& token, const DeliveryOutcome& out, Time claimed_at);
+
   NotificationStore& store_;
   Transport& email_;
   Transport& sms_;
