@@ -44,10 +44,10 @@ struct Options {
 
 // What a scenario's fault schedule did, for the report.
 struct FaultLog {
-  std::map<std::string, int> counts;  // fault -> times injected
+  std::map<std::string, int> counts;  // fault -> calls, events or outages it hit
   std::vector<std::string> notes;     // observations (health during an outage)
   bool notify_killed = false;
-  void Add(const std::string& fault) { ++counts[fault]; }
+  void Add(const std::string& fault, int times = 1) { counts[fault] += times; }
   std::string Describe() const {
     std::string out;
     for (const auto& [fault, n] : counts) out += (out.empty() ? "" : ", ") + fault + (n > 1 ? " ×" + std::to_string(n) : "");
@@ -129,13 +129,13 @@ void StripeFaultBurst(System& s, std::mt19937& rng, FaultLog& log) {
   rule["path"] = "*";
   rule["times"] = 3;
   s.Emulator("POST", "/_emulator/faults", rule);
-  log.Add(name);
+  log.Add(name, 3);
 }
 
 void WebhookStorm(System& s, FaultLog& log, int times) {
   for (const char* action : {"duplicate", "twin", "reorder", "delay", "bad_signature", "stale_timestamp", "drop"}) {
     s.Emulator("POST", "/_emulator/webhook_faults", {{"action", action}, {"times", times}});
-    log.Add(std::string("webhook ") + action + " ×" + std::to_string(times));
+    log.Add(std::string("webhook ") + action, times);
   }
 }
 
@@ -323,7 +323,13 @@ int Run(const Options& o) {
   const milliseconds per_scenario(1000L * o.duration_s / static_cast<long>(names.size()));
 
   std::cerr << "soak: starting the system\n";
+  const auto began = Clock::now();
+  const auto stamp = [&] {
+    return "[" + std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - began).count() / 1000) +
+           " s] ";
+  };
   System system;
+  std::cerr << stamp() << "soak: system up\n";
   Acknowledged acks;
   Traffic traffic(system, acks, o.seed, o.workers);
   std::mt19937 rng(o.seed);
@@ -344,12 +350,16 @@ int Run(const Options& o) {
     ScenarioResult r;
     r.name = name;
     r.tally = traffic.Run(name, per_scenario);
+    std::cerr << stamp() << "traffic done\n";
     faults.join();
+    std::cerr << stamp() << "faults done\n";
     ClearFaults(system);
     notify_killed = notify_killed || log.notify_killed;
     r.faults = log.Describe();
     r.settle_s = WaitUntilSettled(system, std::chrono::seconds(90));
+    std::cerr << stamp() << "settled\n";
     r.invariants = CheckInvariants(system, acks, notify_killed);
+    std::cerr << stamp() << "checked\n";
     for (const auto& [op, codes] : r.tally) {
       for (const auto& [code, n] : codes) {
         if (Unexpected(code)) {
