@@ -15,6 +15,7 @@
 #include "db/pool.h"
 #include "domain/dispatcher.h"
 #include "domain/notification_service.h"
+#include "errors/error.h"
 #include "notify_migrations/migrations.h"
 #include "storage/pg_notification_store.h"
 #include "support/postgres.h"
@@ -107,6 +108,15 @@ TEST_F(NotificationStoreTest, RoundTripsEverythingItStores) {
   EXPECT_EQ(got.status, Status::kQueued);
   EXPECT_EQ(got.created_at, sent.created_at) << "microsecond times survive the database";
   EXPECT_TRUE(attempts.empty());
+}
+
+TEST_F(NotificationStoreTest, ARequestIdFindsOnlyItsOwnCallersNotification) {
+  const auto sent = service_.Send(Sms("r1"));
+  EXPECT_EQ(service_.GetByRequest("invoice", "r1", nullptr).notification_id, sent.notification_id);
+  // Request ids are per caller: another caller's same id names nothing.
+  EXPECT_FALSE(store_.FindByRequest("admin", "r1").has_value());
+  EXPECT_THROW(service_.GetByRequest("admin", "r1", nullptr), errors::Error);
+  EXPECT_FALSE(store_.FindByRequest("invoice", "r2").has_value());
 }
 
 TEST_F(NotificationStoreTest, TwentyConcurrentSendsWithOneRequestIdStoreOneNotification) {

@@ -8,11 +8,17 @@ namespace billing::notify::testing {
 
 using domain::Notification;
 
+std::optional<Notification> FakeNotificationStore::ByRequestLocked(const std::string& caller,
+                                                                  const std::string& request_id) const {
+  for (const auto& [id, row] : rows_) {
+    if (row.caller == caller && row.request_id == request_id) return row;
+  }
+  return std::nullopt;
+}
+
 std::optional<Notification> FakeNotificationStore::InsertOrGet(const Notification& n) {
   std::lock_guard lock(mu_);
-  for (const auto& [id, row] : rows_) {
-    if (row.caller == n.caller && row.request_id == n.request_id) return row;
-  }
+  if (auto existing = ByRequestLocked(n.caller, n.request_id)) return existing;
   rows_[n.notification_id] = n;
   return std::nullopt;
 }
@@ -27,10 +33,7 @@ std::optional<Notification> FakeNotificationStore::Find(const std::string& id) {
 std::optional<Notification> FakeNotificationStore::FindByRequest(const std::string& caller,
                                                                 const std::string& request_id) {
   std::lock_guard lock(mu_);
-  for (const auto& [id, row] : rows_) {
-    if (row.caller == caller && row.request_id == request_id) return row;
-  }
-  return std::nullopt;
+  return ByRequestLocked(caller, request_id);
 }
 
 std::vector<domain::DeliveryAttempt> FakeNotificationStore::Attempts(const std::string& id) {

@@ -27,6 +27,9 @@ class FakeNotificationStore final : public domain::NotificationStore {
   int record_outages = 0;
 
  private:
+  // The row (caller, request_id) created; mu_ must be held.
+  std::optional<domain::Notification> ByRequestLocked(const std::string& caller, const std::string& request_id) const;
+
   std::mutex mu_;
   std::map<std::string, domain::Notification> rows_;
   std::map<std::string, std::vector<domain::DeliveryAttempt>> attempts_;
