@@ -106,7 +106,7 @@ MigrationResult ApplyMigrations(soci::session& session, const std::vector<Migrat
     }
     for (const auto& [version, sum] : applied) {
       const bool known = std::any_of(ordered.begin(), ordered.end(),
-                                     [&](const Migration& m) { return m.version == version; });
+                                     [v = version](const Migration& m) { return m.version == v; });
       if (!known) {
         // A newer binary migrated first (a rolling deploy); this one keeps
         // working against the wider schema.

@@ -55,6 +55,24 @@ std::string UtcNow() {
   return buf;
 }
 
+// A field longer than this is cut, with its length noted: a hostile request
+// can carry a megabyte in any id it sends, and the rpc line names the ids.
+constexpr std::size_t kMaxFieldBytes = 1024;
+
+nlohmann::json Clipped(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    if (s.size() <= kMaxFieldBytes) return v;
+    return s.substr(0, kMaxFieldBytes) + "...[" + std::to_string(s.size()) + " bytes]";
+  }
+  if (v.is_structured()) {
+    nlohmann::json out = v;
+    for (auto& item : out) item = Clipped(item);
+    return out;
+  }
+  return v;
+}
+
 }  // namespace
 
 void Init(const std::string& service, Level min_level) {
@@ -85,7 +103,7 @@ std::string FormatLine(Level level, std::string_view msg, const Fields& fields) 
   line["msg"] = std::string(msg);
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items()) {
-      if (k != "ts" && k != "level" && k != "service" && k != "msg") line[k] = v;
+      if (k != "ts" && k != "level" && k != "service" && k != "msg") line[k] = Clipped(v);
     }
   }
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

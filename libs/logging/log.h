@@ -13,7 +13,8 @@
 // Callers pass facts as fields, never pre-formatted into msg, and never pass
 // secrets, link tokens, client secrets or card data. Strings are escaped by
 // the JSON encoder; invalid UTF-8 is replaced, so hostile input cannot break
-// a line or the logger.
+// a line or the logger. A string value over 1 KiB is cut to 1 KiB and its
+// length noted, so a huge input is never echoed whole.
 namespace billing::logging {
 
 enum class Level { kDebug, kInfo, kWarn, kError };

@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
         pay_observer);
     registrar.AddService<invoice::v1::InvoiceService>(std::make_unique<invoice::api::InvoiceApi>(*manager, *pay));
     registrar.AddService<invoice::v1::PaymentEventService>(
-        std::make_unique<invoice::api::PaymentEventApi>(*manager, *pay), "payment_events");
+        std::make_unique<invoice::api::PaymentEventApi>(*pay), "payment_events");
     const auto sync_interval = std::chrono::milliseconds(cfg.GetInt("PAYMENT_SYNC_INTERVAL_MS"));
     registrar.AddWorker("payment-sync", [&, sync_interval](std::stop_token stop) {
       server::RunPeriodically(stop, sync_interval, "payment-sync", [&, stop] {

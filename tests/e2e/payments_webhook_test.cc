@@ -78,10 +78,7 @@ TEST_F(PaymentsWebhookTest, EmulatorEventsSettleAPaymentNobodyConfirmed) {
                                                      {"currency", "usd"}}}}}};
   const std::string body = late.dump();
   const int64_t t = NowSeconds();
-  ASSERT_EQ(HttpRequest("POST", WebhookUrl(*svc_), body,
-                        {"Stripe-Signature: t=" + std::to_string(t) + ",v1=" + Sign(kWebhookSecret, t, body)})
-                .status,
-            200);
+  ASSERT_EQ(Post(body, "t=" + std::to_string(t) + ",v1=" + Sign(kWebhookSecret, t, body)).status, 200);
   EXPECT_EQ(Get(p.payment_id()).refunds(0).status(), pv1::REFUND_STATUS_SUCCEEDED);
   // Every delivery the emulator made was accepted.
   const auto deliveries = Control("GET", "/_emulator/webhook_deliveries").Json();
@@ -135,6 +132,75 @@ TEST_F(PaymentsWebhookTest, SignaturesAreCheckedAsStripesLibrariesDo) {
       HttpRequest("GET", "http://127.0.0.1:" + std::to_string(svc_->metrics_port()) + "/metrics").body;
   EXPECT_NE(metrics.find("stripe_webhook_events_total{result=\"bad_signature\"} 7"), std::string::npos) << metrics;
   EXPECT_EQ(svc_->Logs().find("whsec_"), std::string::npos) << "secrets stay out of the log";
+}
+
+// Issue 10's hostile input at the webhook: whatever arrives, signed or not,
+// gets a precise 4xx, nothing is stored and the payment does not move.
+TEST_F(PaymentsWebhookTest, HostileBodiesAreRefusedPreciselyAndChangeNothing) {
+  StartPayments();
+  const auto p = Create("hostile-1", "pm_card_threeDSecure2Required");
+  ASSERT_EQ(p.status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
+  const std::string event = IntentEvent("evt_hostile", "payment_intent.succeeded", p, "succeeded", NowSeconds()).dump();
+  // Every body is signed with the right secret: the refusals below are about
+  // the body itself, not the signature.
+  const auto post = [&](const std::string& body, const std::string& content_type) {
+    const int64_t t = NowSeconds();
+    return HttpRequest("POST", WebhookUrl(*svc_), body,
+                       {"Content-Type:" + content_type,
+                        "Stripe-Signature: t=" + std::to_string(t) + ",v1=" + Sign(kWebhookSecret, t, body)});
+  };
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string body = event;
+    body.replace(body.find(from), from.size(), to);
+    return body;
+  };
+  std::string padded = event;
+  padded.resize((1 << 20) + 1, ' ');  // WEBHOOK_MAX_BODY_BYTES' default + 1
+  std::string huge = event;
+  huge.resize(16 << 20, ' ');
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string content_type;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"text/plain", event, " text/plain", 415},
+      {"a form", event, " application/x-www-form-urlencoded", 415},
+      {"no Content-Type", event, "", 415},
+      {"JSON look-alike", event, " application/jsonp", 415},
+      {"invalid UTF-8", with("evt_hostile", "evt_\xff\xfe"), " application/json", 400},
+      {"100,000 nested arrays", std::string(100000, '['), " application/json", 400},
+      {"null", "null", " application/json", 400},
+      {"empty", "", " application/json", 400},
+      {"amount past 2^63", with("\"amount_received\":" + std::to_string(p.amount().amount_minor()),
+                                "\"amount_received\":9223372036854775808"),
+       " application/json", 400},
+      {"negative amount", with("\"amount_received\":" + std::to_string(p.amount().amount_minor()),
+                               "\"amount_received\":-1"),
+       " application/json", 400},
+      {"fractional amount", with("\"amount_received\":" + std::to_string(p.amount().amount_minor()),
+                                 "\"amount_received\":10.5"),
+       " application/json", 400},
+      {"1 MB + 1 byte", padded, " application/json", 413},
+      {"16 MB", huge, " application/json", 413},
+  };
+  for (const auto& c : cases) {
+    const auto r = post(c.body, c.content_type);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    if (r.status != 413) {
+      EXPECT_LT(r.body.size(), 200u) << c.name << ": the answer echoes the body";
+    }
+  }
+  EXPECT_EQ(StoredEvents(), 0);
+  EXPECT_EQ(Get(p.payment_id()).status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
+  EXPECT_EQ(svc_->Health(), "SERVING");
+
+  // The real thing still goes through, whatever the case of its media type.
+  const auto ok = post(event, " Application/JSON; charset=UTF-8");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Get(p.payment_id()).status(), pv1::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_EQ(StoredEvents(), 1);
 }
 
 TEST_F(PaymentsWebhookTest, LateAndRepeatedEventsNeverMoveAPaymentBackwards) {

@@ -24,7 +24,17 @@ TEST(LoggingTest, OneJsonObjectPerLineWithEscaping) {
 
 TEST(LoggingTest, InvalidUtf8CannotBreakTheLine) {
   const std::string line = FormatLine(Level::kInfo, "m", {{"value", std::string("ok\xff\xfe")}});
-  EXPECT_NO_THROW(nlohmann::json::parse(line));
+  EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+}
+
+TEST(LoggingTest, AHugeValueIsCutNotEchoed) {
+  const std::string huge(1 << 20, 'x');
+  const auto j = nlohmann::json::parse(
+      FormatLine(Level::kInfo, "rpc", {{"booking_id", huge}, {"ids", {huge, "short"}}, {"ok", std::string(1024, 'y')}}));
+  EXPECT_EQ(j["booking_id"], std::string(1024, 'x') + "...[1048576 bytes]");
+  EXPECT_EQ(j["ids"][0], std::string(1024, 'x') + "...[1048576 bytes]");
+  EXPECT_EQ(j["ids"][1], "short");
+  EXPECT_EQ(j["ok"], std::string(1024, 'y')) << "1 KiB is kept whole";
 }
 
 TEST(LoggingTest, FieldsCannotOverrideTheEnvelope) {

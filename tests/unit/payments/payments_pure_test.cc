@@ -88,6 +88,17 @@ TEST(StripeJsonTest, EventsCarryTheirObject) {
                                           "data":{"object":{"object":"charge"}}})").has_value());
   EXPECT_FALSE(clients::EventFromJson(R"({"id":"evt_9","object":"event","type":"x","created":-1,
                                           "data":{"object":{"object":"charge"}}})").has_value());
+  // Money that no Stripe object holds: negative, fractional, past 2^63 (it
+  // would wrap to a negative int64) or past the API's cap.
+  for (const char* amount : {"-5", "10.5", "9223372036854775808", "1e400", "1000000000001", "\"100\""}) {
+    EXPECT_FALSE(clients::EventFromJson(std::string(R"({"id":"evt_4","object":"event","type":"payment_intent.succeeded",
+        "created":1,"data":{"object":{"id":"pi_1","object":"payment_intent","status":"succeeded","amount":2000,
+        "amount_received":)") + amount + "}}}").has_value())
+        << amount;
+  }
+  EXPECT_TRUE(clients::EventFromJson(R"({"id":"evt_5","object":"event","type":"payment_intent.canceled","created":1,
+      "data":{"object":{"id":"pi_1","object":"payment_intent","status":"canceled","amount":2000,
+      "amount_received":0,"amount_refunded":null}}})").has_value()) << "zero and null are Stripe's own";
   EXPECT_FALSE(clients::EventFromJson("not json").has_value());
   EXPECT_FALSE(clients::EventFromJson(R"({"id":"evt_3","object":"event","type":"x"})").has_value()) << "no data";
 }

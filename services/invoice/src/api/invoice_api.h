@@ -43,12 +43,11 @@ class InvoiceApi final : public billing::invoice::v1::InvoiceService::Service {
 // the caller's certificate name scopes its event keys.
 class PaymentEventApi final : public billing::invoice::v1::PaymentEventService::Service {
  public:
-  PaymentEventApi(domain::InvoiceManager& manager, domain::PayFlow& pay) : manager_(manager), pay_(pay) {}
+  explicit PaymentEventApi(domain::PayFlow& pay) : pay_(pay) {}
   grpc::Status ApplyPaymentEvent(grpc::ServerContext* ctx, const v1::ApplyPaymentEventRequest* req,
                                  v1::ApplyPaymentEventResponse* resp) override;
 
  private:
-  domain::InvoiceManager& manager_;
   domain::PayFlow& pay_;
 };
 

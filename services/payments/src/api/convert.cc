@@ -1,5 +1,7 @@
 #include "api/convert.h"
 
+#include <algorithm>
+
 #include "errors/error.h"
 #include "protoconv/protoconv.h"
 #include "validation/validation.h"
@@ -22,6 +24,10 @@ void CheckMetadata(const google::protobuf::Map<std::string, std::string>& metada
     if (k.find_first_of("[]") != std::string::npos) throw InvalidField("metadata", "keys must not contain [ or ]");
     if (k == "invoice_id" || k == "payment_id") throw InvalidField("metadata", "keys invoice_id and payment_id are reserved");
     if (!validation::IsValidUtf8(k)) throw InvalidField("metadata", "keys must be UTF-8");
+    // PostgreSQL's jsonb refuses NUL, and Stripe's dashboard shows keys raw.
+    if (std::any_of(k.begin(), k.end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+      throw InvalidField("metadata", "keys must not contain control characters");
+    }
     validation::RequireText("metadata[" + k.substr(0, 40) + "]", v, 0, 500);
   }
 }

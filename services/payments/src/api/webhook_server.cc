@@ -1,6 +1,7 @@
 #include "api/webhook_server.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -18,6 +19,18 @@ namespace {
 void Answer(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
   res.set_content(nlohmann::json{{status < 300 ? "result" : "error", message}}.dump(), "application/json");
+}
+
+// Stripe posts "application/json; charset=utf-8". The media type is
+// compared case-insensitively and its parameters are ignored.
+bool IsJson(const std::string& content_type) {
+  std::string media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+  std::size_t start = 0;
+  while (start < media.size() && (media[start] == ' ' || media[start] == '\t')) ++start;
+  media = media.substr(start);
+  for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
 }
 
 }  // namespace
@@ -53,6 +66,12 @@ void WebhookServer::Run(std::stop_token stop) {
 }
 
 void WebhookServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  // Whatever else arrives is not from Stripe; it is refused before the HMAC.
+  if (!IsJson(req.get_header_value("Content-Type"))) {
+    if (observer_) observer_("", "", "bad_payload", "Content-Type is not application/json");
+    Answer(res, 415, "Content-Type must be application/json");
+    return;
+  }
   const auto check = domain::VerifyStripeSignature(req.get_header_value("Stripe-Signature"), req.body,
                                                    options_.secrets, clock_.Now(), options_.tolerance);
   if (check != domain::SignatureCheck::kValid) {

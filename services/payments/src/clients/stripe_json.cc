@@ -1,6 +1,8 @@
 #include "clients/stripe_json.h"
 
 #include <cctype>
+#include <cstdint>
+#include <initializer_list>
 
 namespace billing::payments::clients {
 namespace {
@@ -29,6 +31,23 @@ std::map<std::string, std::string> Metadata(const json& j) {
     if (v.is_string()) out[k] = v.get<std::string>();
   }
   return out;
+}
+
+// An event's money fields, when present, are whole minor units in Stripe's
+// range: a negative, fractional or overflowing amount (2^63 parses as an
+// unsigned and would wrap) is no Stripe event, whatever its signature says.
+bool AmountsAreSane(const json& object, std::initializer_list<const char*> keys) {
+  constexpr uint64_t kMaxAmount = 1'000'000'000'000;  // the API's own cap on an amount
+  for (const char* key : keys) {
+    if (!object.contains(key) || object[key].is_null()) continue;
+    const json& v = object[key];
+    if (v.is_number_unsigned()) {
+      if (v.get<uint64_t>() > kMaxAmount) return false;
+    } else if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > static_cast<int64_t>(kMaxAmount)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -111,6 +130,7 @@ std::optional<domain::StripeEvent> EventFromJson(const std::string& payload) {
   if (created < 0 || created > kMaxUnixSeconds) return std::nullopt;
   e.created = clock::FromUnixMicros(created * 1000000);
   const json& object = j["data"]["object"];
+  if (!AmountsAreSane(object, {"amount", "amount_received", "amount_refunded"})) return std::nullopt;
   const std::string kind = Str(object, "object");
   if (kind == "payment_intent") {
     e.intent = IntentFromJson(object);
