@@ -537,9 +537,10 @@ TEST_F(PayFlowTest, TheInvoiceServiceKilledBetweenTheChargeAndItsCommitConverges
   const std::string bk = BookingId();
   const auto inv = Open(bk, 25000);
   // The charge goes through but its answer is lost (500), and payments'
-  // retry hangs: the invoice service is waiting with the money already taken.
+  // next two retries hang: the invoice service is waiting with the money
+  // already taken, for about 3 s (enough for the kill under ASan as well).
   AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "execute_then_error"}, {"times", 1}});
-  AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "hang"}, {"hang_ms", 1400}, {"times", 1}});
+  AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "hang"}, {"hang_ms", 1400}, {"times", 2}});
   std::atomic<int> code{-1};
   std::thread customer([&] {
     grpc::ClientContext ctx;
