@@ -112,6 +112,11 @@ const PLACEHOLDERS = {
   'smtp-password': 'placeholder',
   'sms-account-sid': 'ACplaceholder',
   'sms-auth-token': 'placeholder',
+  'caller-tokens': 'payment-page=placeholder-page-0000001\nbooking=placeholder-booking-00001\n' +
+    'payments=placeholder-payments-0001\ninvoice=placeholder-invoice-00001\nadmin=placeholder-admin-000001',
+  'notify-token': 'placeholder-invoice-00001',
+  'payments-token': 'placeholder-invoice-00001',
+  'invoice-token': 'placeholder-payments-0001',
 };
 function secretValue(objs, name, key) {
   const s = named(objs, 'Secret', name);
@@ -486,7 +491,7 @@ describe('dev: one replica, in-cluster PostgreSQL, the emulator and the sinks', 
   });
 });
 
-describe('prod: replicas spread out, real Stripe, mTLS, the webhook Ingress', () => {
+describe('prod: replicas spread out, real Stripe, mTLS, bearer tokens, the webhook Ingress', () => {
   const objs = rendered.prod;
   it('two or more replicas with anti-affinity', () => {
     for (const svc of SERVICES) {
@@ -542,6 +547,22 @@ describe('prod: replicas spread out, real Stripe, mTLS, the webhook Ingress', ()
       assert.ok(cert.spec.dnsNames.includes(svc), `${svc}: the certificate names the address clients dial`);
       assert.ok(cert.spec.usages.includes('server auth') && cert.spec.usages.includes('client auth'));
     }
+  });
+  it('every service demands bearer tokens, and each caller sends its own, all from Secret files', () => {
+    const fileOf = (svc, name) => {
+      const dep = named(objs, 'Deployment', svc);
+      const c = dep.spec.template.spec.containers.find((x) => x.name === svc);
+      const file = mountedFile(dep, c, environment(objs, c).get(name)?.value || '');
+      assert.ok(file, `${svc}: ${name} is a file in a mounted Secret`);
+      assert.equal(file.secret, `${svc}-secrets`, `${svc}: ${name}`);
+      assert.ok(secretKeys(objs, file.secret).has(file.key), `${svc}: the runbook lists ${file.secret}/${file.key}`);
+      return file;
+    };
+    for (const svc of SERVICES) fileOf(svc, 'CALLER_TOKENS_FILE');
+    // Whoever dials another service presents a token to it.
+    fileOf('invoice', 'NOTIFY_TOKEN_FILE');
+    fileOf('invoice', 'PAYMENTS_TOKEN_FILE');
+    fileOf('payments', 'INVOICE_TOKEN_FILE');
   });
   it('the Ingress publishes only the webhook path, to payments\' webhook port', () => {
     const ing = ofKind(objs, 'Ingress');
