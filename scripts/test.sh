@@ -10,9 +10,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CTEST_EXTRA=()
+case "${SANITIZE:-}" in
+  "" | 0 | 1) ;;
+  *) echo "SANITIZE must be 1 (only the sanitizer pass), 0 (skip it) or unset (both)" >&2; exit 2 ;;
+esac
 if [ "${SANITIZE:-}" = 1 ]; then
   export BUILD_DIR=build-asan BILLING_CMAKE_ARGS="-DBILLING_SANITIZE=ON" FUZZ_SECONDS=0
   export CC=clang CXX=clang++
+  # A build-asan/ configured with gcc by an older test.sh is started afresh.
+  if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-asan/CMakeCache.txt; then
+    rm -rf build-asan
+  fi
   # The deploy tests check the shipped binaries' packaging (ldd), which the
   # sanitizer runtimes change. The soak and the benchmark measure the
   # release build: under ASan they only run slower.

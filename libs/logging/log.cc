@@ -63,7 +63,10 @@ nlohmann::json Clipped(const nlohmann::json& v) {
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
     if (s.size() <= kMaxFieldBytes) return v;
-    return s.substr(0, kMaxFieldBytes) + "...[" + std::to_string(s.size()) + " bytes]";
+    // Cut on a character boundary: never inside a UTF-8 sequence.
+    std::size_t cut = kMaxFieldBytes;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return s.substr(0, cut) + "...[" + std::to_string(s.size()) + " bytes]";
   }
   if (v.is_structured()) {
     nlohmann::json out = v;

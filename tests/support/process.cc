@@ -8,10 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -114,7 +119,51 @@ std::map<std::string, std::string> With(std::map<std::string, std::string> env,
   return env;
 }
 
+namespace {
+
+// The kernel's ephemeral range: every outgoing connection (to PostgreSQL, to
+// another service) takes its local port from here, so a port chosen here
+// and bound later can be taken in between by a connection. Free ports are
+// therefore picked below it.
+std::pair<int, int> EphemeralRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  int high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool CanBind(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
 int FreePort() {
+  static std::mutex mu;
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) * 2654435761u ^
+                          static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  static std::set<int> given;  // never the same port twice in one process
+  std::lock_guard lock(mu);
+  const int low = std::min(EphemeralRange().first, 65535);
+  if (low > 12000) {
+    std::uniform_int_distribution<int> pick(10000, low - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const int port = pick(rng);
+      if (!given.contains(port) && CanBind(port)) {
+        given.insert(port);
+        return port;
+      }
+    }
+  }
+  // No room below the ephemeral range: let the kernel choose.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -15,8 +15,10 @@
 // commands (buf curl, a binary's --help).
 namespace billing::testing {
 
-// A free TCP port on 127.0.0.1 (bound, read, released; for servers such as
-// PostgreSQL that cannot bind port 0 themselves).
+// A free TCP port on 127.0.0.1, for servers such as PostgreSQL that cannot
+// bind port 0 themselves and for addresses fixed up front. It is picked at
+// random below the kernel's ephemeral range (checked by binding it), so an
+// outgoing connection cannot take it before the server binds it.
 int FreePort();
 
 struct CommandResult {

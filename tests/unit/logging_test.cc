@@ -35,6 +35,11 @@ TEST(LoggingTest, AHugeValueIsCutNotEchoed) {
   EXPECT_EQ(j["ids"][0], std::string(1024, 'x') + "...[1048576 bytes]");
   EXPECT_EQ(j["ids"][1], "short");
   EXPECT_EQ(j["ok"], std::string(1024, 'y')) << "1 KiB is kept whole";
+  // 3-byte characters: 1024 is not a boundary, so the cut steps back to 1023.
+  std::string euros;
+  for (int i = 0; i < 400; ++i) euros += "\u20ac";
+  const auto cut = nlohmann::json::parse(FormatLine(Level::kInfo, "rpc", {{"name", euros}}));
+  EXPECT_EQ(cut["name"], euros.substr(0, 1023) + "...[1200 bytes]") << "no character is split";
 }
 
 TEST(LoggingTest, FieldsCannotOverrideTheEnvelope) {

@@ -130,8 +130,13 @@ std::optional<domain::StripeEvent> EventFromJson(const std::string& payload) {
   if (created < 0 || created > kMaxUnixSeconds) return std::nullopt;
   e.created = clock::FromUnixMicros(created * 1000000);
   const json& object = j["data"]["object"];
-  if (!AmountsAreSane(object, {"amount", "amount_received", "amount_refunded"})) return std::nullopt;
   const std::string kind = Str(object, "object");
+  // Only the objects read below: other kinds (invoice items, balance
+  // transactions) may hold negative amounts legitimately, and are ignored.
+  if ((kind == "payment_intent" || kind == "refund" || kind == "charge") &&
+      !AmountsAreSane(object, {"amount", "amount_received", "amount_refunded"})) {
+    return std::nullopt;
+  }
   if (kind == "payment_intent") {
     e.intent = IntentFromJson(object);
   } else if (kind == "refund") {
