@@ -537,10 +537,12 @@ TEST_F(PayFlowTest, TheInvoiceServiceKilledBetweenTheChargeAndItsCommitConverges
   const std::string bk = BookingId();
   const auto inv = Open(bk, 25000);
   // The charge goes through but its answer is lost (500), and payments'
-  // next two retries hang: the invoice service is waiting with the money
-  // already taken, for about 3 s (enough for the kill under ASan as well).
+  // retry hangs until the faults are cleared after the kill: the invoice
+  // service waits with the money already taken for as long as the test
+  // needs, so a slow machine (ASan, a busy CI) cannot close the window.
+  // (15 s stays under payments' 20 s Stripe timeout.)
   AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "execute_then_error"}, {"times", 1}});
-  AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "hang"}, {"hang_ms", 1400}, {"times", 2}});
+  AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "hang"}, {"hang_ms", 15000}, {"times", 1}});
   std::atomic<int> code{-1};
   std::thread customer([&] {
     grpc::ClientContext ctx;
@@ -552,6 +554,8 @@ TEST_F(PayFlowTest, TheInvoiceServiceKilledBetweenTheChargeAndItsCommitConverges
                                   std::chrono::milliseconds(5));
   sys().KillInvoice();
   customer.join();
+  // Wakes the hanging retry (503); payments' next one replays the charge.
+  sys().Control("DELETE", "/_emulator/faults");
   ASSERT_TRUE(charged);
   EXPECT_EQ(code.load(), static_cast<int>(Code::UNAVAILABLE));
   EXPECT_EQ(InvoiceDbInt("SELECT count(*) FROM customer_payments WHERE booking_id = '" + bk + "'"), 0)
