@@ -96,6 +96,21 @@ const std::string& Config::Get(const std::string& name) const {
   return it->second;
 }
 
+std::string Config::SecretFile(const std::string& name) const {
+  Get(name);  // throws on an undeclared option
+  const auto it = files_.find(name);
+  return it == files_.end() ? "" : it->second;
+}
+
+std::string Config::RereadSecretFile(const std::string& name) const {
+  const std::string path = SecretFile(name);
+  if (path.empty()) throw std::logic_error(name + " was not read from a file");
+  for (const auto& o : options_) {
+    if (o.name == name) return ReadSecretFile(o, path);
+  }
+  throw std::logic_error("undeclared config option " + name);
+}
+
 int64_t Config::GetInt(const std::string& name) const {
   const auto v = ParseInt(Get(name));
   return v.value_or(0);
@@ -123,14 +138,17 @@ nlohmann::json Config::Redacted() const {
 Config Parse(const std::vector<Option>& options, const std::vector<std::string>& args,
              const std::function<const char*(const char*)>& getenv) {
   std::map<std::string, std::string> values;
+  std::map<std::string, std::string> files;
   for (const auto& o : options) {
     values[o.name] = o.default_value;
-    if (const char* env = getenv(o.name.c_str()); env != nullptr) {
+    // An empty variable is "not set" (as below), so <NAME>_FILE still counts.
+    if (const char* env = getenv(o.name.c_str()); env != nullptr && *env != '\0') {
       values[o.name] = env;
     } else if (o.secret) {
       const std::string file_var = o.name + "_FILE";
       if (const char* path = getenv(file_var.c_str()); path != nullptr && *path != '\0') {
         values[o.name] = ReadSecretFile(o, path);
+        files[o.name] = path;
       }
     }
   }
@@ -144,6 +162,7 @@ Config Parse(const std::vector<Option>& options, const std::vector<std::string>&
       if (FlagName(o.name) == flag) match = &o;
     }
     if (match == nullptr) throw ConfigError("unknown flag " + flag + "; see --help");
+    files.erase(match->name);  // a flag wins over the file
     if (eq != std::string::npos) {
       values[match->name] = arg.substr(eq + 1);
     } else if (match->kind == Kind::kBool &&
@@ -161,7 +180,7 @@ Config Parse(const std::vector<Option>& options, const std::vector<std::string>&
     if (values[o.name].empty()) values[o.name] = o.default_value;
     Validate(o, values[o.name]);
   }
-  return Config(options, std::move(values));
+  return Config(options, std::move(values), std::move(files));
 }
 
 std::string Usage(const std::string& program, const std::string& summary,

@@ -44,8 +44,9 @@ class ConfigError : public std::runtime_error {
 class Config {
  public:
   Config() = default;
-  Config(std::vector<Option> options, std::map<std::string, std::string> values)
-      : options_(std::move(options)), values_(std::move(values)) {}
+  Config(std::vector<Option> options, std::map<std::string, std::string> values,
+         std::map<std::string, std::string> files = {})
+      : options_(std::move(options)), values_(std::move(values)), files_(std::move(files)) {}
 
   // Values by option name; asking for an option that was never declared is a
   // programming error and throws std::logic_error.
@@ -53,6 +54,15 @@ class Config {
   int64_t GetInt(const std::string& name) const;
   bool GetBool(const std::string& name) const;
   bool IsSet(const std::string& name) const { return !Get(name).empty(); }
+
+  // The file a secret option was read from (<NAME>_FILE), or "" when its
+  // value came from the environment, a flag or the default.
+  std::string SecretFile(const std::string& name) const;
+  // Reads that file again, trimmed as at start-up (a Kubernetes Secret
+  // updated in place: see server::SecretReloader). Throws ConfigError naming
+  // the file when it cannot be read, or std::logic_error when the option
+  // did not come from a file.
+  std::string RereadSecretFile(const std::string& name) const;
 
   // The effective configuration with secrets redacted, for the start-up log.
   nlohmann::json Redacted() const;
@@ -62,6 +72,7 @@ class Config {
  private:
   std::vector<Option> options_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> files_;  // option -> <NAME>_FILE path
 };
 
 // "DATABASE_URL" -> "--database-url".

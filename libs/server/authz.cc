@@ -13,6 +13,8 @@ using errors::Error;
 using errors::Reason;
 
 constexpr std::size_t kMinTokenLength = 16;
+// A header value, well under gRPC's 8 KiB metadata limit.
+constexpr std::size_t kMaxTokenLength = 4096;
 constexpr std::string_view kBearer = "Bearer ";
 
 bool IsSeparator(char c) { return c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0; }
@@ -40,36 +42,35 @@ bool ValidCallerName(std::string_view name) {
 
 class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit BearerTokenInterceptor(const std::string* header) : header_(header) {}
+  explicit BearerTokenInterceptor(const BearerToken* token) : token_(token) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+      methods->GetSendInitialMetadata()->emplace("authorization", token_->Header());
     }
     methods->Proceed();
   }
 
  private:
-  const std::string* header_;
+  const BearerToken* token_;
 };
 
 class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
  public:
-  explicit BearerTokenFactory(std::string token) : header_(std::string(kBearer) + token) {}
+  explicit BearerTokenFactory(std::shared_ptr<const BearerToken> token) : token_(std::move(token)) {}
 
   grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo*) override {
-    return new BearerTokenInterceptor(&header_);
+    return new BearerTokenInterceptor(token_.get());
   }
 
  private:
-  const std::string header_;
+  const std::shared_ptr<const BearerToken> token_;
 };
 
-}  // namespace
-
-Authorizer::Authorizer(std::string_view tokens, std::map<std::string, std::set<std::string>> groups,
-                       std::vector<AccessRule> rules)
-    : groups_(std::move(groups)), rules_(std::move(rules)) {
+// "caller=token" entries → the table, or std::invalid_argument naming the
+// entry (never the token).
+std::unordered_map<std::string, std::string> ParseTokens(std::string_view tokens) {
+  std::unordered_map<std::string, std::string> caller_by_token_hash;
   int n = 0;
   for (const std::string_view entry : Entries(tokens)) {
     ++n;
@@ -85,18 +86,39 @@ Authorizer::Authorizer(std::string_view tokens, std::map<std::string, std::set<s
       throw std::invalid_argument(where + " (" + std::string(caller) + "): the token must have at least " +
                                   std::to_string(kMinTokenLength) + " characters");
     }
-    const auto [it, inserted] = caller_by_token_hash_.emplace(crypto::Sha256Hex(token), std::string(caller));
+    const auto [it, inserted] = caller_by_token_hash.emplace(crypto::Sha256Hex(token), std::string(caller));
     if (!inserted && it->second != caller) {
       throw std::invalid_argument(where + " (" + std::string(caller) + "): the same token is also " + it->second +
                                   "'s");
     }
   }
-  if (caller_by_token_hash_.empty()) throw std::invalid_argument("CALLER_TOKENS has no caller=token entry");
+  if (caller_by_token_hash.empty()) throw std::invalid_argument("CALLER_TOKENS has no caller=token entry");
+  return caller_by_token_hash;
+}
+
+}  // namespace
+
+Authorizer::Authorizer(std::string_view tokens, std::map<std::string, std::set<std::string>> groups,
+                       std::vector<AccessRule> rules)
+    : caller_by_token_hash_(std::make_shared<const TokenTable>(ParseTokens(tokens))),
+      groups_(std::move(groups)),
+      rules_(std::move(rules)) {
   for (const auto& rule : rules_) {
     for (const auto& group : rule.groups) {
       if (!groups_.contains(group)) throw std::invalid_argument("access rule for " + rule.methods + " names unknown group " + group);
     }
   }
+}
+
+void Authorizer::ReplaceTokens(std::string_view tokens) {
+  auto table = std::make_shared<const TokenTable>(ParseTokens(tokens));
+  std::lock_guard lock(tokens_mu_);
+  caller_by_token_hash_ = std::move(table);
+}
+
+std::shared_ptr<const Authorizer::TokenTable> Authorizer::Tokens() const {
+  std::lock_guard lock(tokens_mu_);
+  return caller_by_token_hash_;
 }
 
 const AccessRule* Authorizer::RuleFor(std::string_view method) const {
@@ -122,8 +144,9 @@ Authorizer::Decision Authorizer::Check(std::string_view method, std::optional<st
     d.error = Error(Reason::kUnauthenticated, "the authorization metadata must be \"Bearer <token>\"");
     return d;
   }
-  const auto it = caller_by_token_hash_.find(crypto::Sha256Hex(authorization->substr(kBearer.size())));
-  if (it == caller_by_token_hash_.end()) {
+  const auto tokens = Tokens();
+  const auto it = tokens->find(crypto::Sha256Hex(authorization->substr(kBearer.size())));
+  if (it == tokens->end()) {
     d.error = Error(Reason::kUnauthenticated, "the bearer token is not known to this service");
     return d;
   }
@@ -149,12 +172,41 @@ std::set<std::string> ParseCallerList(std::string_view list) {
 
 std::set<std::string> Authorizer::Callers() const {
   std::set<std::string> out;
-  for (const auto& [hash, caller] : caller_by_token_hash_) out.insert(caller);
+  for (const auto& [hash, caller] : *Tokens()) out.insert(caller);
   return out;
 }
 
+BearerToken::BearerToken(std::string option, std::string token)
+    : option_(std::move(option)), header_(Checked(std::move(token))) {}
+
+void BearerToken::Replace(std::string token) {
+  std::string header = Checked(std::move(token));
+  std::lock_guard lock(mu_);
+  header_ = std::move(header);
+}
+
+std::string BearerToken::Header() const {
+  std::lock_guard lock(mu_);
+  return header_;
+}
+
+std::string BearerToken::Checked(std::string token) const {
+  if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
+    throw std::invalid_argument(option_ + ": the token must have " + std::to_string(kMinTokenLength) + " to " +
+                                std::to_string(kMaxTokenLength) + " characters");
+  }
+  for (const char c : token) {
+    // Printable ASCII without spaces: what a metadata value carries and
+    // what the callee's CALLER_TOKENS can hold.
+    if (c <= ' ' || c > '~') {
+      throw std::invalid_argument(option_ + ": the token must be printable ASCII without spaces");
+    }
+  }
+  return std::string(kBearer) + token;
+}
+
 std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface> MakeBearerTokenInterceptorFactory(
-    std::string token) {
+    std::shared_ptr<const BearerToken> token) {
   return std::make_unique<BearerTokenFactory>(std::move(token));
 }
 

@@ -193,6 +193,10 @@ std::vector<Option> CommonOptions(const ServiceSpec& spec) {
                "while one rotates); when set, every RPC but health and reflection needs one, and the *_CALLERS "
                "options say which callers may call what. Empty: no tokens.",
        .secret = true},
+      {.name = "SECRET_RELOAD_INTERVAL_MS",
+       .help = "How often secrets read from files (CALLER_TOKENS_FILE, the *_TOKEN_FILEs) are re-read; a changed "
+               "one takes effect without a restart, one that does not validate is refused and logged.",
+       .default_value = "10000", .kind = Kind::kInt, .min = 50, .max = 3600000},
   };
 }
 
@@ -291,7 +295,16 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     metrics::Metrics metrics(cfg.Get("METRICS_LISTEN_ADDRESS"));
     db::Pool pool(pool_options, &metrics);
     clock::SystemClock system_clock;
-    ServiceEnv env{cfg, pool, metrics, system_clock};
+    SecretReloader secrets(cfg, metrics);
+    if (authorizer) {
+      secrets.Watch("CALLER_TOKENS", [&authorizer](const std::string& tokens) {
+        authorizer->ReplaceTokens(tokens);
+        std::string callers;
+        for (const auto& c : authorizer->Callers()) callers += (callers.empty() ? "" : ",") + c;
+        logging::Info("bearer tokens replaced", {{"callers", callers}});
+      });
+    }
+    ServiceEnv env{cfg, pool, metrics, system_clock, secrets};
     ServiceRegistrar registrar;
     spec.build(env, registrar);
 
@@ -322,6 +335,9 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     registrar.ports["metrics"] = metrics.port();
     logging::Info("listening", {{"ports", registrar.ports}});
     WritePortsFile(cfg.Get("PORTS_FILE"), registrar.ports);
+    // Stopped (and joined) first on the way out, before what it reloads.
+    const std::chrono::milliseconds reload_interval(cfg.GetInt("SECRET_RELOAD_INTERVAL_MS"));
+    std::jthread secret_reloads([&secrets, reload_interval](std::stop_token stop) { secrets.Run(stop, reload_interval); });
 
     std::vector<std::jthread> workers;
     std::mutex workers_mu;

@@ -16,6 +16,7 @@
 #include "db/pool.h"
 #include "metrics/metrics.h"
 #include "server/authz.h"
+#include "server/secret_reloader.h"
 
 namespace billing::server {
 
@@ -25,6 +26,8 @@ struct ServiceEnv {
   db::Pool& pool;
   metrics::Metrics& metrics;
   const clock::Clock& clock;
+  // Watches secrets read from files (e.g. a *_TOKEN: WatchedBearerToken).
+  SecretReloader& secrets;
 };
 
 // Collects a service's gRPC services and background workers.

@@ -35,7 +35,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsFiles& f
 }
 
 std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files,
-                                                 const std::string& bearer_token) {
+                                                 std::shared_ptr<const BearerToken> bearer_token) {
   grpc::ChannelArguments args;
   // Fail fast instead of waiting for a connection: callers have deadlines
   // and retries of their own.
@@ -53,11 +53,11 @@ std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, cons
     }
     credentials = grpc::SslCredentials(options);
   }
-  if (bearer_token.empty()) return grpc::CreateCustomChannel(target, credentials, args);
+  if (bearer_token == nullptr) return grpc::CreateCustomChannel(target, credentials, args);
   // Metadata rather than gRPC's call credentials, which are never sent over
   // a plaintext channel (tokens without TLS are for inside a private network).
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(MakeBearerTokenInterceptorFactory(bearer_token));
+  interceptors.push_back(MakeBearerTokenInterceptorFactory(std::move(bearer_token)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(target, credentials, args, std::move(interceptors));
 }
 

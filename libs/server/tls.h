@@ -6,6 +6,8 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include "server/authz.h"
+
 namespace billing::server {
 
 // TLS for a gRPC port. No cert: plaintext. Cert + key: TLS. Plus a client CA:
@@ -29,11 +31,11 @@ struct ClientTlsFiles {
 };
 
 // A channel to `target` ("host:port") with the given TLS, sending
-// "authorization: Bearer <bearer_token>" on every call when the token is not
-// empty (the callee's CALLER_TOKENS). Throws std::runtime_error naming an
-// unreadable file.
+// "authorization: Bearer <token>" on every call when a token is given (the
+// callee's CALLER_TOKENS; it may be replaced while the channel lives).
+// Throws std::runtime_error naming an unreadable file.
 std::shared_ptr<grpc::Channel> MakeClientChannel(const std::string& target, const ClientTlsFiles& files,
-                                                 const std::string& bearer_token = "");
+                                                 std::shared_ptr<const BearerToken> bearer_token = nullptr);
 
 // Reads a whole file; throws std::runtime_error naming it on failure.
 std::string ReadFileOrThrow(const std::string& path, const std::string& what);

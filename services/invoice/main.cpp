@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
         server::MakeClientChannel(cfg.Get("NOTIFY_ADDRESS"),
                                   {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
                                    cfg.Get("CLIENT_TLS_KEY_FILE")},
-                                  cfg.Get("NOTIFY_TOKEN")),
+                                  server::WatchedBearerToken(cfg, env.secrets, "NOTIFY_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("NOTIFY_TIMEOUT_MS")));
     dispatcher = std::make_unique<invoice::domain::OutboxDispatcher>(
         *store, *notifier, env.clock,
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
         server::MakeClientChannel(cfg.Get("PAYMENTS_ADDRESS"),
                                   {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
                                    cfg.Get("CLIENT_TLS_KEY_FILE")},
-                                  cfg.Get("PAYMENTS_TOKEN")),
+                                  server::WatchedBearerToken(cfg, env.secrets, "PAYMENTS_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("PAYMENTS_TIMEOUT_MS")));
     auto& refunded = prometheus::BuildCounter()
                          .Name("invoice_unwanted_payments_total")

@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
         server::MakeClientChannel(cfg.Get("INVOICE_ADDRESS"),
                                   {cfg.Get("CLIENT_TLS_CA_FILE"), cfg.Get("CLIENT_TLS_CERT_FILE"),
                                    cfg.Get("CLIENT_TLS_KEY_FILE")},
-                                  cfg.Get("INVOICE_TOKEN")),
+                                  server::WatchedBearerToken(cfg, env.secrets, "INVOICE_TOKEN")),
         std::chrono::milliseconds(cfg.GetInt("INVOICE_TIMEOUT_MS")));
     dispatcher = std::make_unique<payments::domain::EventDispatcher>(
         *store, *sink, env.clock,
@@ -290,6 +290,9 @@ int main(int argc, char** argv) {
             logging::Info("stripe webhook", fields);
           }
         });
+    // A rotation needs no restart when the secrets come from a file.
+    env.secrets.Watch("STRIPE_WEBHOOK_SECRETS",
+                      [&](const std::string& list) { webhooks->ReplaceSecrets(SplitSecrets(list)); });
     const std::string address = cfg.Get("WEBHOOK_LISTEN_ADDRESS");
     const auto colon = address.rfind(':');
     const int port = webhooks->Bind(address.substr(0, colon), std::stoi(address.substr(colon + 1)));

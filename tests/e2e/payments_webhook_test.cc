@@ -2,6 +2,8 @@
 // libraries do (rotation, tolerance, unknown secrets), events stored once
 // and applied forward-only, whether they come from the emulator (with its
 // duplicate, twin, reorder and bad-signature faults) or are posted by hand.
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "crypto/crypto.h"
@@ -84,6 +86,63 @@ TEST_F(PaymentsWebhookTest, EmulatorEventsSettleAPaymentNobodyConfirmed) {
   const auto deliveries = Control("GET", "/_emulator/webhook_deliveries").Json();
   ASSERT_FALSE(deliveries.empty());
   for (const auto& d : deliveries) EXPECT_EQ(d.value("status", 0), 200) << d.dump();
+}
+
+// The runbook's rotation with the secrets in a mounted file: Stripe's
+// dashboard rolls the secret, the Secret lists both, then the new one only;
+// the running process follows each step, and a broken update changes nothing.
+TEST_F(PaymentsWebhookTest, TheSigningSecretRotatesWithoutARestart) {
+  const std::string dir = MakeTempDir("billing-whsec");
+  const std::string file = dir + "/stripe-webhook-secrets";
+  const auto swap = [&](const std::string& content) {
+    std::ofstream(file + ".next") << content;
+    ASSERT_EQ(std::rename((file + ".next").c_str(), file.c_str()), 0);
+  };
+  swap("whsec_rot_old\n");
+  StartPayments({{"STRIPE_WEBHOOK_SECRETS", ""}, {"STRIPE_WEBHOOK_SECRETS_FILE", file},
+                 {"SECRET_RELOAD_INTERVAL_MS", "100"}});
+  const auto p = Create("rot-1", "pm_card_threeDSecure2Required");
+  ASSERT_EQ(p.status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
+  // Each probe is a new event about the payment, still requires_action.
+  int n = 0;
+  const auto status_with = [&](const std::string& secret) {
+    return PostSigned(IntentEvent("evt_rot_" + std::to_string(++n), "payment_intent.requires_action", p,
+                                  "requires_action", NowSeconds()),
+                      secret)
+        .status;
+  };
+  EXPECT_EQ(status_with("whsec_rot_old"), 200);
+  EXPECT_EQ(status_with("whsec_rot_new"), 400);
+
+  swap("whsec_rot_new,whsec_rot_old\n");
+  ASSERT_TRUE(Eventually([&] { return status_with("whsec_rot_new") == 200; }, std::chrono::seconds(10)))
+      << svc_->Logs();
+  EXPECT_EQ(status_with("whsec_rot_old"), 200);
+  swap("whsec_rot_new\n");
+  ASSERT_TRUE(Eventually([&] { return status_with("whsec_rot_old") == 400; }, std::chrono::seconds(10)))
+      << svc_->Logs();
+  EXPECT_EQ(status_with("whsec_rot_new"), 200);
+
+  // Emptied (" , "): refused, the new secret stays in force.
+  swap(" , \n");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const std::string logs = svc_->Logs();
+        return logs.find(R"(in force stays","option":"STRIPE_WEBHOOK_SECRETS")") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << svc_->Logs();
+  EXPECT_EQ(status_with("whsec_rot_new"), 200);
+  const auto metrics =
+      HttpRequest("GET", "http://127.0.0.1:" + std::to_string(svc_->metrics_port()) + "/metrics").body;
+  EXPECT_NE(metrics.find(R"(secret_reloads_total{option="STRIPE_WEBHOOK_SECRETS",outcome="applied"} 2)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(secret_reloads_total{option="STRIPE_WEBHOOK_SECRETS",outcome="refused"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(svc_->Logs().find("whsec_rot"), std::string::npos) << "secrets stay out of the log";
+  EXPECT_EQ(Get(p.payment_id()).status(), pv1::PAYMENT_STATUS_REQUIRES_ACTION);
 }
 
 TEST_F(PaymentsWebhookTest, SignaturesAreCheckedAsStripesLibrariesDo) {

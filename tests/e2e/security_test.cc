@@ -7,9 +7,12 @@
 // appear in any log line.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,19 @@ constexpr char kInvoiceAtPayments[] = "tok-invoice-at-payments-1a2b3c";
 constexpr char kAdminAtPayments[] = "tok-admin-at-payments-4d5e6f7a";
 constexpr char kInvoiceAtNotify[] = "tok-invoice-at-notify-8b9c0d1e";
 constexpr char kAdminAtNotify[] = "tok-admin-at-notify-2f3a4b5c6d";
+// The rotated ones (TokensRotateWithoutARestart).
+constexpr char kBookingTokenNext[] = "tok-booking-next-5e6f7a8b9c0d";
+constexpr char kInvoiceAtNotifyNext[] = "tok-invoice-at-notify-next-3c4d";
+// Refused on reload (too short): must never reach a log either.
+constexpr char kRefusedToken[] = "sh0rt-s3cret";
+
+// Replaces a file the way the kubelet updates a mounted Secret: a new file
+// renamed over the old, never one rewritten in place.
+void SwapFile(const std::string& path, const std::string& content) {
+  const std::string next = path + ".next";
+  std::ofstream(next) << content;
+  if (std::rename(next.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot replace " + path);
+}
 
 std::string LocalAddress() { return "127.0.0.1:" + std::to_string(FreePort()); }
 
@@ -97,22 +113,28 @@ class Certificates {
 class SecureSystem {
  public:
   SecureSystem() {
+    // Invoice's and notify's CALLER_TOKENS and invoice's NOTIFY_TOKEN come
+    // from files, as from a mounted Secret, re-read every 100 ms; payments'
+    // come from the environment.
+    SwapFile(InvoiceCallersFile(), std::string("payment-page=") + kPageToken + "\nbooking=" + kBookingToken +
+                                       "\npayments=" + kPaymentsAtInvoice + "\n");
+    SwapFile(NotifyCallersFile(), std::string("invoice=") + kInvoiceAtNotify + ",admin=" + kAdminAtNotify + "\n");
+    SwapFile(InvoiceNotifyTokenFile(), std::string(kInvoiceAtNotify) + "\n");
     emulator_ = std::make_unique<ServiceProcess>(ServiceProcess::Options{
         .binary = EmulatorBinary(), .env = {{"LISTEN_ADDRESS", "127.0.0.1:0"}}, .wait_serving = false});
     notify_ = Start(NotifyBinary(),
                     With(NotifyEnv(notify_db_.url(), smtp_.url(), "", {{"GRPC_LISTEN_ADDRESS", notify_address_}}),
-                          With(certs_.ServerEnv(), {{"CALLER_TOKENS", std::string("invoice=") + kInvoiceAtNotify +
-                                                                           ",admin=" + kAdminAtNotify}})));
+                          With(certs_.ServerEnv(), {{"CALLER_TOKENS_FILE", NotifyCallersFile()},
+                                                    {"SECRET_RELOAD_INTERVAL_MS", "100"}})));
     invoice_ = Start(InvoiceBinary(),
                      With(InvoiceEnv(invoice_db_.url(), notify_address_,
                                       {{"GRPC_LISTEN_ADDRESS", invoice_address_},
                                        {"PAYMENTS_ADDRESS", payments_address_},
                                        {"PAYMENTS_TIMEOUT_MS", "15000"},
-                                       {"NOTIFY_TOKEN", kInvoiceAtNotify},
+                                       {"NOTIFY_TOKEN_FILE", InvoiceNotifyTokenFile()},
                                        {"PAYMENTS_TOKEN", kInvoiceAtPayments},
-                                       {"CALLER_TOKENS", std::string("payment-page=") + kPageToken +
-                                                             ",booking=" + kBookingToken +
-                                                             ",payments=" + kPaymentsAtInvoice}}),
+                                       {"CALLER_TOKENS_FILE", InvoiceCallersFile()},
+                                       {"SECRET_RELOAD_INTERVAL_MS", "100"}}),
                            With(certs_.ServerEnv(), certs_.ClientEnv("invoice"))));
     payments_ = Start(
         PaymentsBinary(),
@@ -142,6 +164,9 @@ class SecureSystem {
     return p;
   }
 
+  std::string InvoiceCallersFile() const { return secrets_ + "/invoice-caller-tokens"; }
+  std::string NotifyCallersFile() const { return secrets_ + "/notify-caller-tokens"; }
+  std::string InvoiceNotifyTokenFile() const { return secrets_ + "/invoice-notify-token"; }
   std::string EmulatorBase() const { return "http://127.0.0.1:" + std::to_string(emulator_->Port("http")); }
   const Certificates& certs() const { return certs_; }
   const SmtpSink& smtp() const { return smtp_; }
@@ -155,6 +180,7 @@ class SecureSystem {
 
  private:
   Certificates certs_;
+  std::string secrets_ = MakeTempDir("billing-secrets");
   TestDatabase invoice_db_{"sec_inv"};
   TestDatabase payments_db_{"sec_pay"};
   TestDatabase notify_db_{"sec_ntf"};
@@ -191,6 +217,42 @@ class SecurityTest : public ::testing::Test {
     return iv1::InvoiceService::NewStub(sys().certs().Channel(sys().invoice().target()));
   }
 
+  // Booking "sec-bk-<n>" and an invoice for it sent by email, as the
+  // booking side with `token`; nullopt (after a test failure) if refused.
+  static std::optional<iv1::CreateInvoiceResponse> OpenInvoice(const std::string& token, const std::string& n,
+                                                               const std::string& email, int64_t amount_minor) {
+    auto invoice = Invoice();
+    iv1::UpsertBookingRequest up;
+    up.set_request_id("sec-upsert-" + n);
+    auto* b = up.mutable_booking();
+    b->set_booking_id("sec-bk-" + n);
+    b->set_status(iv1::BOOKING_STATUS_PENDING);
+    b->mutable_customer()->set_name("Ann Lee");
+    b->mutable_customer()->set_email(email);
+    b->mutable_total()->set_amount_minor(amount_minor);
+    b->mutable_total()->set_currency_code("USD");
+    b->set_activity_name("Sunset kayak tour");
+    b->set_start_local("2026-12-01T17:00");
+    b->set_end_local("2026-12-01T19:30");
+    b->set_confirmation_code("SEC-" + n);
+    iv1::UpsertBookingResponse up_resp;
+    const auto upserted = Call(*invoice, &iv1::InvoiceService::Stub::UpsertBooking, token, up, &up_resp);
+    EXPECT_TRUE(upserted.ok()) << upserted.error_message();
+    if (!upserted.ok()) return std::nullopt;
+
+    iv1::CreateInvoiceRequest create;
+    create.set_request_id("sec-create-" + n);
+    create.set_booking_id("sec-bk-" + n);
+    create.mutable_amount()->set_amount_minor(amount_minor);
+    create.mutable_amount()->set_currency_code("USD");
+    create.set_send_type(billing::common::v1::CHANNEL_EMAIL);
+    iv1::CreateInvoiceResponse created;
+    const auto made = Call(*invoice, &iv1::InvoiceService::Stub::CreateInvoice, token, create, &created);
+    EXPECT_TRUE(made.ok()) << made.error_message();
+    if (!made.ok()) return std::nullopt;
+    return created;
+  }
+
   static SecureSystem* system_;
 };
 
@@ -198,33 +260,9 @@ SecureSystem* SecurityTest::system_ = nullptr;
 
 TEST_F(SecurityTest, AnInvoiceIsCreatedAndPaidEndToEndOverMutualTlsWithTokens) {
   auto invoice = Invoice();
-  iv1::UpsertBookingRequest up;
-  up.set_request_id("sec-upsert-1");
-  auto* b = up.mutable_booking();
-  b->set_booking_id("sec-bk-1");
-  b->set_status(iv1::BOOKING_STATUS_PENDING);
-  b->mutable_customer()->set_name("Ann Lee");
-  b->mutable_customer()->set_email("ann.sec@example.com");
-  b->mutable_total()->set_amount_minor(12000);
-  b->mutable_total()->set_currency_code("USD");
-  b->set_activity_name("Sunset kayak tour");
-  b->set_start_local("2026-12-01T17:00");
-  b->set_end_local("2026-12-01T19:30");
-  b->set_confirmation_code("SEC-1");
-  iv1::UpsertBookingResponse up_resp;
-  const auto upserted = Call(*invoice, &iv1::InvoiceService::Stub::UpsertBooking, kBookingToken, up, &up_resp);
-  ASSERT_TRUE(upserted.ok()) << upserted.error_message();
-
-  iv1::CreateInvoiceRequest create;
-  create.set_request_id("sec-create-1");
-  create.set_booking_id("sec-bk-1");
-  create.mutable_amount()->set_amount_minor(12000);
-  create.mutable_amount()->set_currency_code("USD");
-  create.set_send_type(billing::common::v1::CHANNEL_EMAIL);
-  iv1::CreateInvoiceResponse created;
-  const auto made = Call(*invoice, &iv1::InvoiceService::Stub::CreateInvoice, kBookingToken, create, &created);
-  ASSERT_TRUE(made.ok()) << made.error_message();
-  const std::string& url = created.invoice().pay_url();
+  const auto created = OpenInvoice(kBookingToken, "1", "ann.sec@example.com", 12000);
+  ASSERT_TRUE(created) << sys().Logs();
+  const std::string& url = created->invoice().pay_url();
   const std::string link_token = url.substr(url.rfind('/') + 1);
 
   // The link reaches the customer: invoice → notify over mTLS with its token.
@@ -246,7 +284,7 @@ TEST_F(SecurityTest, AnInvoiceIsCreatedAndPaidEndToEndOverMutualTlsWithTokens) {
   EXPECT_EQ(paid.outcome(), iv1::PAY_OUTCOME_SUCCEEDED);
 
   iv1::GetInvoiceRequest by_id;
-  by_id.set_invoice_id(created.invoice().invoice_id());
+  by_id.set_invoice_id(created->invoice().invoice_id());
   ASSERT_TRUE(Eventually(
       [&] {
         iv1::GetInvoiceResponse now;
@@ -366,6 +404,94 @@ TEST_F(SecurityTest, EveryPortRefusesPlaintextAndCallersWithoutACertificate) {
   }
 }
 
+// Tokens rotate the way docs/operations.md tells ops to, by updating the
+// Secrets' files, while the services keep running: a caller's new token is
+// added, then its old one removed; a service's outgoing token moves to the
+// next one between the two steps at its callee. A broken update is refused
+// and the tokens in force stay.
+TEST_F(SecurityTest, TokensRotateWithoutARestart) {
+  auto invoice = Invoice();
+  iv1::GetBookingRequest get;
+  get.set_booking_id("sec-bk-1");
+  iv1::GetBookingResponse got;
+  const auto booking_as = [&](const std::string& t) {
+    return Call(*invoice, &iv1::InvoiceService::Stub::GetBooking, t, get, &got).error_code();
+  };
+  const auto wait_for = [&](const std::function<bool()>& f, const char* what) {
+    return Eventually(f, std::chrono::seconds(10)) ? ::testing::AssertionSuccess()
+                                                   : ::testing::AssertionFailure() << what << "\n" << sys().Logs();
+  };
+  ASSERT_EQ(booking_as(kBookingToken), Code::OK);
+  ASSERT_EQ(booking_as(kBookingTokenNext), Code::UNAUTHENTICATED);
+
+  // The booking side's token at invoice: both, then only the next one.
+  SwapFile(sys().InvoiceCallersFile(), std::string("payment-page=") + kPageToken + "\nbooking=" + kBookingToken +
+                                           "\nbooking=" + kBookingTokenNext + "\npayments=" + kPaymentsAtInvoice);
+  ASSERT_TRUE(wait_for([&] { return booking_as(kBookingTokenNext) == Code::OK; }, "the next token was not taken"));
+  EXPECT_EQ(booking_as(kBookingToken), Code::OK);
+  SwapFile(sys().InvoiceCallersFile(), std::string("payment-page=") + kPageToken + "\nbooking=" +
+                                           kBookingTokenNext + "\npayments=" + kPaymentsAtInvoice);
+  ASSERT_TRUE(wait_for([&] { return booking_as(kBookingToken) == Code::UNAUTHENTICATED; },
+                       "the old token was still taken"));
+  EXPECT_EQ(booking_as(kBookingTokenNext), Code::OK);
+
+  // Invoice's token at notify: notify takes both, invoice moves to the
+  // next one, notify drops the old one; invoice's sends keep arriving.
+  auto notify = nv1::NotifyService::NewStub(sys().certs().Channel(sys().notify().target()));
+  nv1::SendInvoiceLinkRequest send;  // empty: INVALID_ARGUMENT once admitted
+  nv1::SendInvoiceLinkResponse sent;
+  const auto send_as = [&](const std::string& t) {
+    return Call(*notify, &nv1::NotifyService::Stub::SendInvoiceLink, t, send, &sent).error_code();
+  };
+  SwapFile(sys().NotifyCallersFile(), std::string("invoice=") + kInvoiceAtNotify + ",invoice=" +
+                                          kInvoiceAtNotifyNext + ",admin=" + kAdminAtNotify);
+  ASSERT_TRUE(wait_for([&] { return send_as(kInvoiceAtNotifyNext) == Code::INVALID_ARGUMENT; },
+                       "notify did not take the next token"));
+  SwapFile(sys().InvoiceNotifyTokenFile(), kInvoiceAtNotifyNext);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const std::string logs = sys().invoice().Logs();
+        return logs.find(R"("msg":"secret reloaded","option":"NOTIFY_TOKEN")") != std::string::npos;
+      },
+      "invoice did not reload NOTIFY_TOKEN"));
+  SwapFile(sys().NotifyCallersFile(), std::string("invoice=") + kInvoiceAtNotifyNext + ",admin=" + kAdminAtNotify);
+  ASSERT_TRUE(wait_for([&] { return send_as(kInvoiceAtNotify) == Code::UNAUTHENTICATED; },
+                       "notify still took the old token"));
+
+  // A new invoice's link goes out through invoice → notify on the next token.
+  const std::size_t mails = sys().smtp().Messages().size();
+  ASSERT_TRUE(OpenInvoice(kBookingTokenNext, "2", "bo.sec@example.com", 8000)) << sys().Logs();
+  EXPECT_TRUE(sys().smtp().WaitFor(mails + 1, std::chrono::seconds(20))) << sys().Logs();
+
+  // A broken update (a token too short) and an emptied file are refused:
+  // the tokens in force stay.
+  SwapFile(sys().InvoiceCallersFile(), std::string("booking=") + kRefusedToken);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const std::string logs = sys().invoice().Logs();
+        return logs.find(R"(refused; the value in force stays","option":"CALLER_TOKENS")") != std::string::npos;
+      },
+      "the broken update was not refused"));
+  EXPECT_EQ(booking_as(kBookingTokenNext), Code::OK);
+  SwapFile(sys().InvoiceCallersFile(), "");
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const std::string logs = sys().invoice().Logs();
+        return logs.find("CALLER_TOKENS_FILE is empty") != std::string::npos;
+      },
+      "the emptied file was not refused"));
+  EXPECT_EQ(booking_as(kBookingTokenNext), Code::OK);
+  EXPECT_EQ(booking_as(""), Code::UNAUTHENTICATED);
+
+  // All of it without a restart.
+  for (const ServiceProcess* p : {&sys().invoice(), &sys().notify()}) {
+    const std::string logs = p->Logs();
+    const auto first = logs.find(R"("msg":"starting")");
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(logs.find(R"("msg":"starting")", first + 1), std::string::npos);
+  }
+}
+
 // Last (gtest runs a file's tests in order): every log line of the run so
 // far, every service's and the emulator's, is free of the run's secrets.
 TEST_F(SecurityTest, NoLogLineCarriesATokenKeyOrCardNumber) {
@@ -376,8 +502,8 @@ TEST_F(SecurityTest, NoLogLineCarriesATokenKeyOrCardNumber) {
       << "run the whole suite: the scan needs the pay flow's logs";
   ASSERT_NE(logs.find("/billing.invoice.v1.PaymentEventService/ApplyPaymentEvent"), std::string::npos);
   for (const std::string secret : {kPageToken, kBookingToken, kPaymentsAtInvoice, kInvoiceAtPayments, kAdminAtPayments,
-                                   kInvoiceAtNotify, kAdminAtNotify, kStripeKey, kWebhookSecret, "4242424242424242",
-                                   "Bearer tok-"}) {
+                                   kInvoiceAtNotify, kAdminAtNotify, kBookingTokenNext, kInvoiceAtNotifyNext,
+                                   kRefusedToken, kStripeKey, kWebhookSecret, "4242424242424242", "Bearer tok-"}) {
     EXPECT_EQ(logs.find(secret), std::string::npos) << "a log line carries " << secret;
   }
   // Client secrets of PaymentIntents ("pi_..._secret_...").

@@ -85,6 +85,41 @@ TEST(AuthorizerTest, ACallerMayHoldTwoTokensWhileOneRotates) {
   EXPECT_EQ(a.Callers(), (std::set<std::string>{"booking", "payment-page", "payments"}));
 }
 
+TEST(AuthorizerTest, ReplacedTokensTakeEffectAndABadReplacementChangesNothing) {
+  Authorizer a = Invoice();
+  constexpr char kBookingThird[] = "booking-token-third-0123456";
+  a.ReplaceTokens(std::string("payment-page=") + kPage + ",booking=" + kBookingThird + ",payments=" + kPayments);
+  EXPECT_EQ(a.Check("/billing.invoice.v1.InvoiceService/CreateInvoice", Bearer(kBookingThird)).caller, "booking");
+  EXPECT_EQ(a.Check("/billing.invoice.v1.InvoiceService/CreateInvoice", Bearer(kBooking)).error->reason(),
+            Reason::kUnauthenticated);
+  EXPECT_THROW(a.ReplaceTokens("booking=short"), std::invalid_argument);
+  EXPECT_THROW(a.ReplaceTokens(""), std::invalid_argument);
+  EXPECT_FALSE(a.Check("/billing.invoice.v1.InvoiceService/CreateInvoice", Bearer(kBookingThird)).error);
+  EXPECT_FALSE(a.Check("/billing.invoice.v1.InvoiceService/PayInvoice", Bearer(kPage)).error);
+}
+
+TEST(BearerTokenTest, SendsTheTokenInForceAndRefusesOnesACalleeCannotTake) {
+  BearerToken t("NOTIFY_TOKEN", "tok-first-0123456789");
+  EXPECT_EQ(t.Header(), "Bearer tok-first-0123456789");
+  t.Replace("tok-second-0123456789");
+  EXPECT_EQ(t.Header(), "Bearer tok-second-0123456789");
+  const auto refusal = [&](const std::string& token) {
+    try {
+      t.Replace(token);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(refusal("short").find("NOTIFY_TOKEN: the token must have 16"), std::string::npos);
+  EXPECT_NE(refusal("tok with a space 0123").find("printable ASCII"), std::string::npos);
+  EXPECT_NE(refusal("tok-0123456789\nabcdef").find("printable ASCII"), std::string::npos);
+  EXPECT_NE(refusal(std::string(5000, 'a')).find("4096"), std::string::npos);
+  EXPECT_EQ(refusal("tok with a space 0123").find("space 0123"), std::string::npos);  // never quoted
+  EXPECT_EQ(t.Header(), "Bearer tok-second-0123456789");
+  EXPECT_THROW(BearerToken("X_TOKEN", "short"), std::invalid_argument);
+}
+
 TEST(AuthorizerTest, BadConfigurationIsRefusedWithoutQuotingTokens) {
   const std::vector<AccessRule> none;
   const auto message = [&](const std::string& tokens, std::vector<AccessRule> rules = {}) {

@@ -94,6 +94,26 @@ TEST(ConfigTest, SecretsComeFromFilesAndAreRedacted) {
             std::string::npos);
 }
 
+TEST(ConfigTest, ASecretFromAFileCanBeReadAgain) {
+  const std::string path = ::testing::TempDir() + "/api_key_reread";
+  std::ofstream(path) << "sk_test_first\n";
+  Env env{{{"DATABASE_URL", "postgresql://db/x"}, {"API_KEY_FILE", path}}};
+  const auto cfg = Parse(Options(), {}, env);
+  EXPECT_EQ(cfg.SecretFile("API_KEY"), path);
+  EXPECT_EQ(cfg.SecretFile("DATABASE_URL"), "");  // from the environment
+  std::ofstream(path) << "sk_test_second\r\n";
+  EXPECT_EQ(cfg.RereadSecretFile("API_KEY"), "sk_test_second");
+  EXPECT_EQ(cfg.Get("API_KEY"), "sk_test_first");  // the parsed value does not change
+  std::remove(path.c_str());
+  EXPECT_THROW(cfg.RereadSecretFile("API_KEY"), ConfigError);
+  EXPECT_THROW(cfg.RereadSecretFile("DATABASE_URL"), std::logic_error);
+  // A flag wins over the file, which is then not the value's source.
+  std::ofstream(path) << "sk_test_file\n";
+  const auto flagged = Parse(Options(), {"--api-key=sk_test_flag"}, env);
+  EXPECT_EQ(flagged.Get("API_KEY"), "sk_test_flag");
+  EXPECT_EQ(flagged.SecretFile("API_KEY"), "");
+}
+
 TEST(ConfigTest, RedactsEveryPasswordForm) {
   EXPECT_EQ(RedactUrlPassword("postgresql://u:p%40ss@h/db"), "postgresql://u:***@h/db");
   EXPECT_EQ(RedactUrlPassword("host=h user=u password=s3cret dbname=d"),

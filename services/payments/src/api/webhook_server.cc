@@ -37,7 +37,11 @@ bool IsJson(const std::string& content_type) {
 
 WebhookServer::WebhookServer(domain::PaymentService& service, const clock::Clock& clock, Options options,
                              Observer observer)
-    : service_(service), clock_(clock), options_(std::move(options)), observer_(std::move(observer)) {
+    : service_(service),
+      clock_(clock),
+      options_(std::move(options)),
+      secrets_(std::make_shared<const std::vector<std::string>>(options_.secrets)),
+      observer_(std::move(observer)) {
   server_.set_payload_max_length(options_.max_body_bytes);
   server_.set_read_timeout(10, 0);
   server_.new_task_queue = [] { return new httplib::ThreadPool(8); };
@@ -65,6 +69,18 @@ void WebhookServer::Run(std::stop_token stop) {
   if (!stop.stop_requested()) throw std::runtime_error("the webhook server stopped listening");
 }
 
+void WebhookServer::ReplaceSecrets(std::vector<std::string> secrets) {
+  if (secrets.empty()) throw std::invalid_argument("STRIPE_WEBHOOK_SECRETS must list at least one secret");
+  auto next = std::make_shared<const std::vector<std::string>>(std::move(secrets));
+  std::lock_guard lock(secrets_mu_);
+  secrets_ = std::move(next);
+}
+
+std::shared_ptr<const std::vector<std::string>> WebhookServer::Secrets() const {
+  std::lock_guard lock(secrets_mu_);
+  return secrets_;
+}
+
 void WebhookServer::Handle(const httplib::Request& req, httplib::Response& res) {
   // Whatever else arrives is not from Stripe; it is refused before the HMAC.
   if (!IsJson(req.get_header_value("Content-Type"))) {
@@ -73,7 +89,7 @@ void WebhookServer::Handle(const httplib::Request& req, httplib::Response& res) 
     return;
   }
   const auto check = domain::VerifyStripeSignature(req.get_header_value("Stripe-Signature"), req.body,
-                                                   options_.secrets, clock_.Now(), options_.tolerance);
+                                                   *Secrets(), clock_.Now(), options_.tolerance);
   if (check != domain::SignatureCheck::kValid) {
     if (observer_) observer_("", "", "bad_signature", std::string(domain::Describe(check)));
     Answer(res, 400, std::string(domain::Describe(check)));

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -38,6 +40,11 @@ class WebhookServer {
 
   WebhookServer(domain::PaymentService& service, const clock::Clock& clock, Options options, Observer observer);
 
+  // Installs a new list of signing secrets (a rotation, from
+  // STRIPE_WEBHOOK_SECRETS_FILE) for the requests that arrive from now on.
+  // Throws std::invalid_argument on an empty list, keeping the old one.
+  void ReplaceSecrets(std::vector<std::string> secrets);
+
   // Binds host:port (0 picks one); returns the port. Throws when it cannot.
   int Bind(const std::string& host, int port);
   // Serves until stop is requested.
@@ -48,7 +55,11 @@ class WebhookServer {
 
   domain::PaymentService& service_;
   const clock::Clock& clock_;
-  Options options_;
+  std::shared_ptr<const std::vector<std::string>> Secrets() const;
+
+  Options options_;  // options_.secrets: only the first list, see secrets_
+  mutable std::mutex secrets_mu_;
+  std::shared_ptr<const std::vector<std::string>> secrets_;  // replaced whole, never changed in place
   Observer observer_;
   httplib::Server server_;
 };
