@@ -6,13 +6,15 @@
 # The whole suite (no arguments) ends by running it again under ASan + UBSan:
 # SANITIZE=1 alone does only that, with clang in build-asan/ (no fuzzing:
 # the fuzz targets have their own sanitizer build). SANITIZE=0 skips it.
+# SANITIZE=thread builds the tree under TSan in build-tsan/ and runs the
+# tests that drive threads and replicas (CI does not: see reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CTEST_EXTRA=()
 case "${SANITIZE:-}" in
-  "" | 0 | 1) ;;
-  *) echo "SANITIZE must be 1 (only the sanitizer pass), 0 (skip it) or unset (both)" >&2; exit 2 ;;
+  "" | 0 | 1 | thread) ;;
+  *) echo "SANITIZE must be 1 (only the ASan + UBSan pass), thread (only TSan), 0 (skip ASan) or unset" >&2; exit 2 ;;
 esac
 if [ "${SANITIZE:-}" = 1 ]; then
   export BUILD_DIR=build-asan BILLING_CMAKE_ARGS="-DBILLING_SANITIZE=ON" FUZZ_SECONDS=0
@@ -29,6 +31,17 @@ if [ "${SANITIZE:-}" = 1 ]; then
   # services exit through gRPC's and protobuf's static singletons.
   export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
+if [ "${SANITIZE:-}" = thread ]; then
+  export BUILD_DIR=build-tsan BILLING_CMAKE_ARGS="-DBILLING_TSAN=ON" FUZZ_SECONDS=0
+  export CC=clang CXX=clang++
+  # Every test that runs code (the services run instrumented under the e2e
+  # tests and the soak, two replicas each there). The deploy checks, buf
+  # and the benchmark run none of ours.
+  CTEST_EXTRA=(-LE deploy -E "bench_smoke|buf_lint")
+  # Any report fails the test that triggered it. The suppressions name
+  # only races inside Debian's uninstrumented libraries (tsan.supp says why).
+  export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:history_size=4:ignore_noninstrumented_modules=1:suppressions=$PWD/scripts/tsan.supp"
 fi
 BUILD_DIR=${BUILD_DIR:-build}
 

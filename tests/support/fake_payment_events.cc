@@ -13,7 +13,12 @@ FakePaymentEvents::FakePaymentEvents() {
   server_ = builder.BuildAndStart();
 }
 
-FakePaymentEvents::~FakePaymentEvents() { server_->Shutdown(std::chrono::system_clock::now()); }
+FakePaymentEvents::~FakePaymentEvents() {
+  server_->Shutdown(std::chrono::system_clock::now());
+  // Shutdown waits for the handlers inside gRPC, where TSan cannot see it;
+  // taking the lock they wrote under makes that order visible.
+  std::lock_guard lock(mu_);
+}
 
 std::vector<iv1::ApplyPaymentEventRequest> FakePaymentEvents::events() const {
   std::lock_guard lock(mu_);
