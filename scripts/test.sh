@@ -6,8 +6,8 @@
 # The whole suite (no arguments) ends by running it again under ASan + UBSan:
 # SANITIZE=1 alone does only that, with clang in build-asan/ (no fuzzing:
 # the fuzz targets have their own sanitizer build). SANITIZE=0 skips it.
-# SANITIZE=thread builds the tree under TSan in build-tsan/ and runs the
-# tests that drive threads and replicas (CI does not: see reliability.md).
+# SANITIZE=thread builds the tree under TSan in build-tsan/ and runs every
+# test of our code there, the soak included (CI does not: see reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,9 @@ fi
 if [ "${SANITIZE:-}" = thread ]; then
   export BUILD_DIR=build-tsan BILLING_CMAKE_ARGS="-DBILLING_TSAN=ON" FUZZ_SECONDS=0
   export CC=clang CXX=clang++
+  if [ -f build-tsan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-tsan/CMakeCache.txt; then
+    rm -rf build-tsan
+  fi
   # Every test that runs code (the services run instrumented under the e2e
   # tests and the soak, two replicas each there). The deploy checks, buf
   # and the benchmark run none of ours.

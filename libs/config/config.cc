@@ -70,13 +70,21 @@ void Validate(const Option& o, const std::string& value) {
   }
 }
 
+// Secrets are short; a bigger file is the wrong file mounted.
+constexpr std::streamsize kMaxSecretFileBytes = 1 << 20;
+
 std::string ReadSecretFile(const Option& o, const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(o.name + "_FILE names a file that cannot be read: " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
+  std::string v(static_cast<std::size_t>(kMaxSecretFileBytes) + 1, '\0');
+  in.read(v.data(), kMaxSecretFileBytes + 1);
+  if (in.bad()) throw ConfigError(o.name + "_FILE names a file that cannot be read: " + path);
+  if (in.gcount() > kMaxSecretFileBytes) throw ConfigError(o.name + "_FILE names a file over 1 MiB: " + path);
+  v.resize(static_cast<std::size_t>(in.gcount()));
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
+  // Empty means unset, as for a variable (a dev cluster's SMTP without a
+  // password); options for which that would switch a check off refuse it
+  // in server::ServiceMain.
   return v;
 }
 
@@ -162,17 +170,21 @@ Config Parse(const std::vector<Option>& options, const std::vector<std::string>&
       if (FlagName(o.name) == flag) match = &o;
     }
     if (match == nullptr) throw ConfigError("unknown flag " + flag + "; see --help");
-    files.erase(match->name);  // a flag wins over the file
+    std::string value;
     if (eq != std::string::npos) {
-      values[match->name] = arg.substr(eq + 1);
+      value = arg.substr(eq + 1);
     } else if (match->kind == Kind::kBool &&
                (i + 1 >= args.size() || !ParseBool(args[i + 1]).has_value() || args[i + 1].empty())) {
-      values[match->name] = "true";
+      value = "true";
     } else if (i + 1 < args.size()) {
-      values[match->name] = args[++i];
+      value = args[++i];
     } else {
       throw ConfigError("flag " + flag + " needs a value");
     }
+    // An empty flag is "not set" (as below): it does not hide <NAME>_FILE.
+    if (value.empty() && files.contains(match->name)) continue;
+    files.erase(match->name);
+    values[match->name] = std::move(value);
   }
   for (const auto& o : options) {
     // An empty value (an unset Helm/kustomize variable renders as "") means

@@ -12,7 +12,8 @@
 // 12-factor configuration: every option is an environment variable with a
 // matching --flag override (DATABASE_URL <-> --database-url). Secret options
 // may also come from a file named by <NAME>_FILE (how Kubernetes Secrets are
-// usually mounted). Parsing fails fast with one line naming the option.
+// usually mounted; an unreadable file is an error, an empty one "unset").
+// Parsing fails fast with one line naming the option.
 namespace billing::config {
 
 enum class Kind {
@@ -59,9 +60,10 @@ class Config {
   // value came from the environment, a flag or the default.
   std::string SecretFile(const std::string& name) const;
   // Reads that file again, trimmed as at start-up (a Kubernetes Secret
-  // updated in place: see server::SecretReloader). Throws ConfigError naming
-  // the file when it cannot be read, or std::logic_error when the option
-  // did not come from a file.
+  // updated in place: see server::SecretReloader); empty if it was emptied,
+  // which the caller must refuse. Throws ConfigError naming the file when it
+  // cannot be read or is over 1 MiB, or std::logic_error when the option did
+  // not come from a file.
   std::string RereadSecretFile(const std::string& name) const;
 
   // The effective configuration with secrets redacted, for the start-up log.

@@ -68,9 +68,11 @@ class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFac
 };
 
 // "caller=token" entries → the table, or std::invalid_argument naming the
-// entry (never the token).
+// entry by its number only: a token pasted without "caller=" would pass as
+// a caller name, and these messages are logged.
 std::unordered_map<std::string, std::string> ParseTokens(std::string_view tokens) {
   std::unordered_map<std::string, std::string> caller_by_token_hash;
+  std::unordered_map<std::string, int> entry_by_token_hash;
   int n = 0;
   for (const std::string_view entry : Entries(tokens)) {
     ++n;
@@ -83,14 +85,16 @@ std::unordered_map<std::string, std::string> ParseTokens(std::string_view tokens
       throw std::invalid_argument(where + ": the caller name must be 1-64 letters, digits, '-', '_' or '.'");
     }
     if (token.size() < kMinTokenLength) {
-      throw std::invalid_argument(where + " (" + std::string(caller) + "): the token must have at least " +
-                                  std::to_string(kMinTokenLength) + " characters");
+      throw std::invalid_argument(where + ": the token must have at least " + std::to_string(kMinTokenLength) +
+                                  " characters");
     }
-    const auto [it, inserted] = caller_by_token_hash.emplace(crypto::Sha256Hex(token), std::string(caller));
+    const std::string hash = crypto::Sha256Hex(token);
+    const auto [it, inserted] = caller_by_token_hash.emplace(hash, std::string(caller));
     if (!inserted && it->second != caller) {
-      throw std::invalid_argument(where + " (" + std::string(caller) + "): the same token is also " + it->second +
-                                  "'s");
+      throw std::invalid_argument(where + ": its token is also entry " + std::to_string(entry_by_token_hash[hash]) +
+                                  "'s, another caller's");
     }
+    entry_by_token_hash.emplace(hash, n);
   }
   if (caller_by_token_hash.empty()) throw std::invalid_argument("CALLER_TOKENS has no caller=token entry");
   return caller_by_token_hash;
@@ -196,10 +200,10 @@ std::string BearerToken::Checked(std::string token) const {
                                 std::to_string(kMaxTokenLength) + " characters");
   }
   for (const char c : token) {
-    // Printable ASCII without spaces: what a metadata value carries and
-    // what the callee's CALLER_TOKENS can hold.
-    if (c <= ' ' || c > '~') {
-      throw std::invalid_argument(option_ + ": the token must be printable ASCII without spaces");
+    // Printable ASCII without spaces or commas: what a metadata value
+    // carries and what the callee's CALLER_TOKENS can hold.
+    if (c <= ' ' || c > '~' || c == ',') {
+      throw std::invalid_argument(option_ + ": the token must be printable ASCII without spaces or commas");
     }
   }
   return std::string(kBearer) + token;

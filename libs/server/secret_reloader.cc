@@ -30,9 +30,10 @@ void SecretReloader::PollOnce() {
     std::string value;
     try {
       value = config_.RereadSecretFile(w.option);
-    } catch (const config::ConfigError& e) {
-      // Mid-swap, or the volume went away: the value in force stays, and
-      // the next poll tries again. Reported when it starts, not every poll.
+    } catch (const std::exception& e) {
+      // Mid-swap, the volume went away, or the wrong file: the value in
+      // force stays, and the next poll tries again. Reported when it
+      // starts, not every poll.
       if (!w.unreadable) {
         Count(w.option, "unreadable");
         logging::Error("secret file unreadable; the value in force stays", {{"option", w.option}, {"error", e.what()}});
@@ -45,7 +46,9 @@ void SecretReloader::PollOnce() {
     try {
       if (value.empty()) throw std::invalid_argument(w.option + "_FILE is empty (turning it off takes a restart)");
       w.apply(value);
-    } catch (const std::invalid_argument& e) {
+    } catch (const std::exception& e) {
+      // invalid_argument is the apply's "no"; anything else is a bug, but
+      // it must not end the loop (every replica reads the same Secret).
       Count(w.option, "refused");
       logging::Error("secret reload refused; the value in force stays", {{"option", w.option}, {"error", e.what()}});
       // Remembered, so a refused value is reported once, not every poll.
@@ -64,7 +67,13 @@ void SecretReloader::Run(std::stop_token stop, std::chrono::milliseconds interva
   std::condition_variable_any wake;
   std::unique_lock lock(mu);
   while (!wake.wait_for(lock, stop, interval, [&] { return stop.stop_requested(); })) {
-    PollOnce();
+    try {
+      PollOnce();
+    } catch (...) {
+      // Nothing in PollOnce should throw (it catches per secret); a thread
+      // that ended here would stop every later rotation silently.
+      logging::Error("secret reload pass failed; the values in force stay");
+    }
   }
 }
 

@@ -19,8 +19,9 @@
 // with <NAME>_FILE re-reads the file every SECRET_RELOAD_INTERVAL_MS and
 // installs a changed value. A value that does not validate, or an emptied
 // file, is refused: the one in force stays, an error is logged and
-// secret_reloads_total{outcome="refused"} counts it (turning a secret off
-// takes a restart, so a botched update cannot switch authentication off).
+// secret_reloads_total{outcome="refused"} counts it. Turning a secret off
+// takes a restart, and ServiceMain refuses to start with an empty
+// CALLER_TOKENS_FILE, so no update can switch authentication off.
 namespace billing::server {
 
 class SecretReloader {

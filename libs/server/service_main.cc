@@ -194,8 +194,9 @@ std::vector<Option> CommonOptions(const ServiceSpec& spec) {
                "options say which callers may call what. Empty: no tokens.",
        .secret = true},
       {.name = "SECRET_RELOAD_INTERVAL_MS",
-       .help = "How often secrets read from files (CALLER_TOKENS_FILE, the *_TOKEN_FILEs) are re-read; a changed "
-               "one takes effect without a restart, one that does not validate is refused and logged.",
+       .help = "How often secrets read from files are re-read (CALLER_TOKENS, NOTIFY_TOKEN, PAYMENTS_TOKEN, "
+               "INVOICE_TOKEN, STRIPE_WEBHOOK_SECRETS); a changed one takes effect without a restart, one that "
+               "does not validate, or an emptied file, is refused and logged. Other secrets need a restart.",
        .default_value = "10000", .kind = Kind::kInt, .min = 50, .max = 3600000},
   };
 }
@@ -249,6 +250,23 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
       throw config::ConfigError("TLS_CLIENT_CA_FILE (mTLS) needs TLS_CERT_FILE and TLS_KEY_FILE");
     }
     if (spec.validate && !migrate_only) spec.validate(cfg);
+    std::vector<std::string> tokens = spec.outgoing_tokens;
+    tokens.push_back("CALLER_TOKENS");
+    for (const auto& option : tokens) {
+      // An emptied Secret key must stop the start: for CALLER_TOKENS empty
+      // would mean "no tokens required", a check silently switched off.
+      if (!migrate_only && !cfg.SecretFile(option).empty() && !cfg.IsSet(option)) {
+        throw config::ConfigError(option + "_FILE names an empty file: " + cfg.SecretFile(option));
+      }
+    }
+    for (const auto& option : spec.outgoing_tokens) {
+      if (migrate_only || !cfg.IsSet(option)) continue;
+      try {
+        BearerToken check(option, cfg.Get(option));
+      } catch (const std::invalid_argument& e) {
+        throw config::ConfigError(e.what());
+      }
+    }
     if (!migrate_only && cfg.IsSet("CALLER_TOKENS")) {
       std::map<std::string, std::set<std::string>> groups;
       for (const auto& rule : spec.access) {
@@ -335,7 +353,9 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     registrar.ports["metrics"] = metrics.port();
     logging::Info("listening", {{"ports", registrar.ports}});
     WritePortsFile(cfg.Get("PORTS_FILE"), registrar.ports);
-    // Stopped (and joined) first on the way out, before what it reloads.
+    // Joined on the way out before the pool, metrics and config it uses;
+    // what it reloads (authorizer, tokens held by shared_ptr, the services'
+    // own objects) outlives it.
     const std::chrono::milliseconds reload_interval(cfg.GetInt("SECRET_RELOAD_INTERVAL_MS"));
     std::jthread secret_reloads([&secrets, reload_interval](std::stop_token stop) { secrets.Run(stop, reload_interval); });
 

@@ -84,6 +84,10 @@ struct ServiceSpec {
   // Who may call what when CALLER_TOKENS is set: each rule's groups are
   // options of this service listing callers (e.g. PUBLIC_CALLERS).
   std::vector<AccessRule> access = {};
+  // Options holding a bearer token this service sends (e.g. NOTIFY_TOKEN):
+  // checked with the rest of the configuration (exit 2, --check-config),
+  // then installed with WatchedBearerToken.
+  std::vector<std::string> outgoing_tokens = {};
   // Checks that need several options at once; throws config::ConfigError
   // (one line) to stop before anything binds. Optional.
   std::function<void(const config::Config&)> validate = nullptr;

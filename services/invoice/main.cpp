@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
                  {"/billing.invoice.v1.InvoiceService/GetInvoice", {"PUBLIC_CALLERS", "ADMIN_CALLERS"}},
                  {"/billing.invoice.v1.InvoiceService/*", {"ADMIN_CALLERS"}},
                  {"/billing.invoice.v1.PaymentEventService/*", {"EVENT_CALLERS"}}},
+      .outgoing_tokens = {"NOTIFY_TOKEN", "PAYMENTS_TOKEN"},
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {
     const auto& cfg = env.config;

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
                  {"/billing.payments.v1.PaymentService/ListPayments", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
                  {"/billing.payments.v1.PaymentService/RefundPayment", {"SERVICE_CALLERS", "ADMIN_CALLERS"}},
                  {"/billing.payments.v1.PaymentService/*", {"SERVICE_CALLERS"}}},
+      .outgoing_tokens = {"INVOICE_TOKEN"},
       .validate = Validate,
   };
   spec.build = [&](server::ServiceEnv& env, server::ServiceRegistrar& registrar) {

@@ -67,7 +67,23 @@ TEST(PlatformTest, HelpAndFailFastConfiguration) {
                                 With(b.env, {{"DATABASE_URL", "postgresql://x@127.0.0.1/x"}}));
     EXPECT_EQ(tls.exit_code, 2);
     EXPECT_NE(tls.output.find("TLS_KEY_FILE"), std::string::npos) << tls.output;
+
+    // An emptied tokens Secret stops the start: running without tokens
+    // would admit every caller.
+    const std::string empty = MakeTempDir("billing-empty") + "/caller-tokens";
+    std::ofstream(empty) << "\n";
+    const auto no_tokens = RunCommand({b.path}, With(b.env, {{"DATABASE_URL", "postgresql://x@127.0.0.1/x"},
+                                                              {"CALLER_TOKENS_FILE", empty}}));
+    EXPECT_EQ(no_tokens.exit_code, 2);
+    EXPECT_NE(no_tokens.output.find("CALLER_TOKENS_FILE names an empty file"), std::string::npos) << no_tokens.output;
   }
+  // A token a callee could never accept fails the configuration check too.
+  const auto short_token = RunCommand({InvoiceBinary(), "--check-config"},
+                                      {{"DATABASE_URL", "postgresql://x@127.0.0.1/x"}, {"PAY_LINK_BASE_URL", "https://p/i"},
+                                       {"BUSINESS_NAME", "B"}, {"NOTIFY_TOKEN", "short"}});
+  EXPECT_EQ(short_token.exit_code, 2);
+  EXPECT_NE(short_token.output.find("NOTIFY_TOKEN: the token must have 16"), std::string::npos) << short_token.output;
+  EXPECT_EQ(short_token.output.find("short\""), std::string::npos) << "never quoted";
   // The README's config table lists every option each binary knows.
   const std::string readme = ReadFile(SourceDir() + "/README.md");
   for (const auto& b : Binaries()) {

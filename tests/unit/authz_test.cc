@@ -114,6 +114,7 @@ TEST(BearerTokenTest, SendsTheTokenInForceAndRefusesOnesACalleeCannotTake) {
   EXPECT_NE(refusal("short").find("NOTIFY_TOKEN: the token must have 16"), std::string::npos);
   EXPECT_NE(refusal("tok with a space 0123").find("printable ASCII"), std::string::npos);
   EXPECT_NE(refusal("tok-0123456789\nabcdef").find("printable ASCII"), std::string::npos);
+  EXPECT_NE(refusal("tok-0123456789,abcdef").find("commas"), std::string::npos);
   EXPECT_NE(refusal(std::string(5000, 'a')).find("4096"), std::string::npos);
   EXPECT_EQ(refusal("tok with a space 0123").find("space 0123"), std::string::npos);  // never quoted
   EXPECT_EQ(t.Header(), "Bearer tok-second-0123456789");
@@ -135,7 +136,11 @@ TEST(AuthorizerTest, BadConfigurationIsRefusedWithoutQuotingTokens) {
   EXPECT_NE(message("booking=short").find("at least 16"), std::string::npos);
   EXPECT_EQ(message("booking=short").find("short"), std::string::npos);
   EXPECT_NE(message("bad!name=0123456789abcdef0").find("entry 1: the caller name"), std::string::npos);
-  EXPECT_NE(message("a=0123456789abcdef0,b=0123456789abcdef0").find("also a's"), std::string::npos);
+  EXPECT_NE(message("a=0123456789abcdef0,b=0123456789abcdef0").find("entry 2: its token is also entry 1's"),
+            std::string::npos);
+  // A token pasted without "caller=" is not quoted as a caller name.
+  EXPECT_EQ(message("AbCdEfGh0123456789==").find("AbCd"), std::string::npos);
+  EXPECT_EQ(message("AbCdEfGh0123456789=short").find("AbCd"), std::string::npos);
   EXPECT_EQ(message("a=0123456789abcdef0,b=0123456789abcdef0").find("0123456789abcdef0"), std::string::npos);
   EXPECT_NE(message("a=0123456789abcdef0", {{"/x.Y/*", {"NOPE"}}}).find("unknown group NOPE"), std::string::npos);
   EXPECT_EQ(message("a=0123456789abcdef0", {{"/x.Y/*", {"G"}}}), "accepted");

@@ -112,6 +112,24 @@ TEST(ConfigTest, ASecretFromAFileCanBeReadAgain) {
   const auto flagged = Parse(Options(), {"--api-key=sk_test_flag"}, env);
   EXPECT_EQ(flagged.Get("API_KEY"), "sk_test_flag");
   EXPECT_EQ(flagged.SecretFile("API_KEY"), "");
+  // An empty variable or flag is "not set": the file still counts.
+  Env empty_var{{{"DATABASE_URL", "postgresql://db/x"}, {"API_KEY", ""}, {"API_KEY_FILE", path}}};
+  for (const auto& args : {std::vector<std::string>{}, std::vector<std::string>{"--api-key="}}) {
+    const auto c = Parse(Options(), args, empty_var);
+    EXPECT_EQ(c.Get("API_KEY"), "sk_test_file");
+    EXPECT_EQ(c.SecretFile("API_KEY"), path);
+  }
+}
+
+TEST(ConfigTest, AnEmptySecretFileIsUnsetButKnownAndAHugeOneIsRefused) {
+  const std::string path = ::testing::TempDir() + "/api_key_empty";
+  std::ofstream(path) << "\n";
+  Env env{{{"DATABASE_URL", "postgresql://db/x"}, {"API_KEY_FILE", path}}};
+  const auto cfg = Parse(Options(), {}, env);
+  EXPECT_FALSE(cfg.IsSet("API_KEY"));
+  EXPECT_EQ(cfg.SecretFile("API_KEY"), path);  // so ServiceMain can refuse an empty CALLER_TOKENS_FILE
+  std::ofstream(path) << std::string((1 << 20) + 1, 'k');
+  EXPECT_NE(ErrorOf({}, env).find("API_KEY_FILE names a file over 1 MiB"), std::string::npos);
 }
 
 TEST(ConfigTest, RedactsEveryPasswordForm) {

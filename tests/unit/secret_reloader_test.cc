@@ -95,6 +95,30 @@ TEST(SecretReloaderTest, AChangedFileIsAppliedOnceAndABadOneChangesNothing) {
   EXPECT_EQ(Reloads(m, "applied"), 2);
 }
 
+TEST(SecretReloaderTest, AnApplyThatFailsUnexpectedlyIsRefusedAndTheLoopGoesOn) {
+  const std::string path = ::testing::TempDir() + "/caller_tokens_throwing";
+  Swap(path, "a=first-token-0123456789\n");
+  const auto getenv = [&](const char* name) -> const char* {
+    static std::string p;
+    p = path;
+    return std::string(name) == "CALLER_TOKENS_FILE" ? p.c_str() : nullptr;
+  };
+  const auto cfg = config::Parse(Options(), {}, getenv);
+  metrics::Metrics m("");
+  SecretReloader reloader(cfg, m);
+  int calls = 0;
+  reloader.Watch("CALLER_TOKENS", [&](const std::string&) {
+    if (++calls == 1) throw std::runtime_error("a bug, not a refusal");
+  });
+  Swap(path, "a=second-token-0123456789\n");
+  EXPECT_NO_THROW(reloader.PollOnce());
+  EXPECT_EQ(Reloads(m, "refused"), 1);
+  Swap(path, "a=third-token-0123456789\n");
+  reloader.PollOnce();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(Reloads(m, "applied"), 1);
+}
+
 TEST(SecretReloaderTest, AWatchedBearerTokenFollowsItsFile) {
   const std::string path = ::testing::TempDir() + "/other_token";
   Swap(path, "tok-first-0123456789\n");
