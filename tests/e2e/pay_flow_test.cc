@@ -540,15 +540,20 @@ TEST_F(PayFlowTest, TheEmulatorDroppingTheConnectionAfterChargingPaysOnce) {
 TEST_F(PayFlowTest, TheInvoiceServiceKilledBetweenTheChargeAndItsCommitConvergesToPaid) {
   const std::string bk = BookingId();
   const auto inv = Open(bk, 25000);
-  // The charge goes through but its answer is lost (500), and every retry
-  // of payments hangs until the faults are cleared after the kill: payments
-  // never learns the outcome in time, so the invoice service cannot commit
-  // the payment before the kill however slow the machine (ASan, a busy CI).
-  // Only the customer's UNAVAILABLE needs the kill within payments' retries
-  // (3 × STRIPE_TIMEOUT_MS = 4.5 s).
-  AddFault({{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "execute_then_error"}, {"times", 1}});
-  AddFault(
-      {{"method", "POST"}, {"path", "/v1/payment_intents"}, {"action", "hang"}, {"hang_ms", 15000}, {"times", 10}});
+  // The confirm charges the card but its answer is lost (500). Until the
+  // faults are cleared after the kill, payments can learn the outcome no
+  // other way: its confirm retries and look-ups hang (a hang holds even a
+  // retry the emulator would replay), and the webhooks are dropped (a TSan
+  // run saw payment_intent.succeeded settle the payment 270 ms after the
+  // charge, before the kill). So the invoice service cannot commit the
+  // payment before the kill however slow the machine. Only the customer's
+  // UNAVAILABLE needs the kill within payments' retries (3 × 1.5 s).
+  const std::string confirm = "/v1/payment_intents/*/confirm";
+  AddFault({{"method", "POST"}, {"path", confirm}, {"action", "execute_then_error"}, {"times", 1}});
+  AddFault({{"method", "POST"}, {"path", confirm}, {"action", "hang"}, {"hang_ms", 15000}, {"sticky", true}});
+  AddFault({{"method", "GET"}, {"path", "/v1/payment_intents/*"}, {"action", "hang"}, {"hang_ms", 15000},
+            {"sticky", true}});
+  AddWebhookFault({{"event_type", "*"}, {"action", "drop"}, {"sticky", true}});
   std::atomic<int> code{-1};
   std::thread customer([&] {
     grpc::ClientContext ctx;
@@ -560,8 +565,9 @@ TEST_F(PayFlowTest, TheInvoiceServiceKilledBetweenTheChargeAndItsCommitConverges
                                   std::chrono::milliseconds(5));
   sys().KillInvoice();
   customer.join();
-  // Wakes the hanging retry (503); payments' next one replays the charge.
+  // Wakes the hanging calls (503); payments' sweeper then finds the charge.
   sys().Control("DELETE", "/_emulator/faults");
+  sys().Control("DELETE", "/_emulator/webhook_faults");
   ASSERT_TRUE(charged);
   EXPECT_EQ(code.load(), static_cast<int>(Code::UNAVAILABLE));
   EXPECT_EQ(InvoiceDbInt("SELECT count(*) FROM customer_payments WHERE booking_id = '" + bk + "'"), 0)

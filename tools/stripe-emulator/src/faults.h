@@ -17,7 +17,7 @@ enum class FaultAction {
   kError,             // answer `status` (500, 503, 429, 409) without executing
   kExecuteThenError,  // execute (and store for idempotency), then answer 500
   kExecuteThenDrop,   // execute, then close the connection without answering
-  kHang,              // hold the request (hang_ms, or until faults are cleared), never executing
+  kHang,              // hold the request (hang_ms, or until faults are cleared), never executing or replaying
 };
 
 struct FaultRule {

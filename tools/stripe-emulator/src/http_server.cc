@@ -287,6 +287,17 @@ void HttpServer::HandleApi(const httplib::Request& req, httplib::Response& res) 
     return finish();
   }
 
+  // A hang stands for a network or Stripe that does not answer: it holds
+  // a retry that would be replayed as well, so nothing gets through while
+  // the rule lasts.
+  if (fault && fault->action == FaultAction::kHang) {
+    faults_.Sleep(fault->hang_ms);
+    FaultRule unavailable;
+    unavailable.status = 503;
+    SendError(res, InjectedError(unavailable, idempotency_key));
+    return finish();
+  }
+
   // Idempotency: POST only ("it has no effect" on GET and DELETE).
   const bool idempotent = req.method == "POST" && !idempotency_key.empty();
   if (idempotent) {
@@ -327,14 +338,6 @@ void HttpServer::HandleApi(const httplib::Request& req, httplib::Response& res) 
   }
 
   if (fault && fault->action == FaultAction::kLatency) faults_.Sleep(fault->latency_ms);
-  if (fault && fault->action == FaultAction::kHang) {
-    faults_.Sleep(fault->hang_ms);
-    if (idempotent) idempotency_.Release(key, idempotency_key);
-    FaultRule unavailable;
-    unavailable.status = 503;
-    SendError(res, InjectedError(unavailable, idempotency_key));
-    return finish();
-  }
 
   int status = 200;
   std::string body;
