@@ -11,6 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The sanitizer builds need clang: a build directory configured with another
+# compiler is deleted, so the next configure starts afresh.
+fresh_unless_clang() {
+  if [ -f "$1/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' "$1/CMakeCache.txt"; then
+    rm -rf "$1"
+  fi
+}
+
 CTEST_EXTRA=()
 case "${SANITIZE:-}" in
   "" | 0 | 1 | thread) ;;
@@ -20,9 +28,7 @@ if [ "${SANITIZE:-}" = 1 ]; then
   export BUILD_DIR=build-asan BILLING_CMAKE_ARGS="-DBILLING_SANITIZE=ON" FUZZ_SECONDS=0
   export CC=clang CXX=clang++
   # A build-asan/ configured with gcc by an older test.sh is started afresh.
-  if [ -f build-asan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-asan/CMakeCache.txt; then
-    rm -rf build-asan
-  fi
+  fresh_unless_clang build-asan
   # The deploy tests check the shipped binaries' packaging (ldd), which the
   # sanitizer runtimes change. The soak and the benchmark measure the
   # release build: under ASan they only run slower.
@@ -35,9 +41,7 @@ fi
 if [ "${SANITIZE:-}" = thread ]; then
   export BUILD_DIR=build-tsan BILLING_CMAKE_ARGS="-DBILLING_TSAN=ON" FUZZ_SECONDS=0
   export CC=clang CXX=clang++
-  if [ -f build-tsan/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' build-tsan/CMakeCache.txt; then
-    rm -rf build-tsan
-  fi
+  fresh_unless_clang build-tsan
   # Every test that runs code (the services run instrumented under the e2e
   # tests and the soak, two replicas each there). The deploy checks, buf
   # and the benchmark run none of ours.

@@ -76,11 +76,17 @@ constexpr std::streamsize kMaxSecretFileBytes = 1 << 20;
 std::string ReadSecretFile(const Option& o, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(o.name + "_FILE names a file that cannot be read: " + path);
-  std::string v(static_cast<std::size_t>(kMaxSecretFileBytes) + 1, '\0');
-  in.read(v.data(), kMaxSecretFileBytes + 1);
+  // Read in small chunks: this runs on every reload poll, and a secret is a
+  // few hundred bytes.
+  std::string v;
+  char chunk[4096];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    v.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (v.size() > static_cast<std::size_t>(kMaxSecretFileBytes)) {
+      throw ConfigError(o.name + "_FILE names a file over 1 MiB: " + path);
+    }
+  }
   if (in.bad()) throw ConfigError(o.name + "_FILE names a file that cannot be read: " + path);
-  if (in.gcount() > kMaxSecretFileBytes) throw ConfigError(o.name + "_FILE names a file over 1 MiB: " + path);
-  v.resize(static_cast<std::size_t>(in.gcount()));
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
   // Empty means unset, as for a variable (a dev cluster's SMTP without a
   // password); options for which that would switch a check off refuse it

@@ -24,6 +24,13 @@ using config::Kind;
 using config::Option;
 using grpc::health::v1::HealthCheckResponse;
 
+// "booking,payment-page,payments": who holds tokens, for the log (names only).
+std::string CallerNames(const Authorizer& authorizer) {
+  std::string out;
+  for (const auto& c : authorizer.Callers()) out += (out.empty() ? "" : ",") + c;
+  return out;
+}
+
 void WritePortsFile(const std::string& path, const std::map<std::string, int>& ports) {
   if (path.empty()) return;
   nlohmann::json j = nlohmann::json::object();
@@ -253,14 +260,13 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     std::vector<std::string> tokens = spec.outgoing_tokens;
     tokens.push_back("CALLER_TOKENS");
     for (const auto& option : tokens) {
+      if (migrate_only) break;
       // An emptied Secret key must stop the start: for CALLER_TOKENS empty
       // would mean "no tokens required", a check silently switched off.
-      if (!migrate_only && !cfg.SecretFile(option).empty() && !cfg.IsSet(option)) {
+      if (!cfg.SecretFile(option).empty() && !cfg.IsSet(option)) {
         throw config::ConfigError(option + "_FILE names an empty file: " + cfg.SecretFile(option));
       }
-    }
-    for (const auto& option : spec.outgoing_tokens) {
-      if (migrate_only || !cfg.IsSet(option)) continue;
+      if (option == "CALLER_TOKENS" || !cfg.IsSet(option)) continue;  // the Authorizer below checks those
       try {
         BearerToken check(option, cfg.Get(option));
       } catch (const std::invalid_argument& e) {
@@ -291,11 +297,7 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
   logging::Init(spec.name, logging::ParseLevel(cfg.Get("LOG_LEVEL")));
   SetErrorDomain(spec.name + ".billing");
   logging::Info("starting", {{"config", cfg.Redacted()}});
-  if (authorizer) {
-    std::string callers;
-    for (const auto& c : authorizer->Callers()) callers += (callers.empty() ? "" : ",") + c;
-    logging::Info("bearer tokens required", {{"callers", callers}});
-  }
+  if (authorizer) logging::Info("bearer tokens required", {{"callers", CallerNames(*authorizer)}});
 
   const db::PoolOptions pool_options{
       .url = cfg.Get("DATABASE_URL"),
@@ -317,9 +319,7 @@ int ServiceMain(const ServiceSpec& spec, int argc, char** argv) {
     if (authorizer) {
       secrets.Watch("CALLER_TOKENS", [&authorizer](const std::string& tokens) {
         authorizer->ReplaceTokens(tokens);
-        std::string callers;
-        for (const auto& c : authorizer->Callers()) callers += (callers.empty() ? "" : ",") + c;
-        logging::Info("bearer tokens replaced", {{"callers", callers}});
+        logging::Info("bearer tokens replaced", {{"callers", CallerNames(*authorizer)}});
       });
     }
     ServiceEnv env{cfg, pool, metrics, system_clock, secrets};

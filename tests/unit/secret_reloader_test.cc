@@ -30,6 +30,14 @@ void Swap(const std::string& path, const std::string& content) {
   ASSERT_EQ(std::rename(next.c_str(), path.c_str()), 0);
 }
 
+// The options parsed with `option` read from <option>_FILE = `path`.
+config::Config FromFile(const std::string& option, const std::string& path) {
+  const std::string variable = option + "_FILE";
+  return config::Parse(Options(), {}, [&](const char* name) -> const char* {
+    return variable == name ? path.c_str() : nullptr;
+  });
+}
+
 double Reloads(metrics::Metrics& m, const std::string& outcome) {
   double total = 0;
   for (const auto& family : m.registry().Collect()) {
@@ -46,12 +54,7 @@ double Reloads(metrics::Metrics& m, const std::string& outcome) {
 TEST(SecretReloaderTest, AChangedFileIsAppliedOnceAndABadOneChangesNothing) {
   const std::string path = ::testing::TempDir() + "/caller_tokens";
   Swap(path, "booking=first-token-0123456789\n");
-  const auto getenv = [&](const char* name) -> const char* {
-    static std::string p;
-    p = path;
-    return std::string(name) == "CALLER_TOKENS_FILE" ? p.c_str() : nullptr;
-  };
-  const auto cfg = config::Parse(Options(), {}, getenv);
+  const auto cfg = FromFile("CALLER_TOKENS", path);
   metrics::Metrics m("");
   SecretReloader reloader(cfg, m);
   std::vector<std::string> applied;
@@ -98,12 +101,7 @@ TEST(SecretReloaderTest, AChangedFileIsAppliedOnceAndABadOneChangesNothing) {
 TEST(SecretReloaderTest, AnApplyThatFailsUnexpectedlyIsRefusedAndTheLoopGoesOn) {
   const std::string path = ::testing::TempDir() + "/caller_tokens_throwing";
   Swap(path, "a=first-token-0123456789\n");
-  const auto getenv = [&](const char* name) -> const char* {
-    static std::string p;
-    p = path;
-    return std::string(name) == "CALLER_TOKENS_FILE" ? p.c_str() : nullptr;
-  };
-  const auto cfg = config::Parse(Options(), {}, getenv);
+  const auto cfg = FromFile("CALLER_TOKENS", path);
   metrics::Metrics m("");
   SecretReloader reloader(cfg, m);
   int calls = 0;
@@ -122,12 +120,7 @@ TEST(SecretReloaderTest, AnApplyThatFailsUnexpectedlyIsRefusedAndTheLoopGoesOn) 
 TEST(SecretReloaderTest, AWatchedBearerTokenFollowsItsFile) {
   const std::string path = ::testing::TempDir() + "/other_token";
   Swap(path, "tok-first-0123456789\n");
-  const auto getenv = [&](const char* name) -> const char* {
-    static std::string p;
-    p = path;
-    return std::string(name) == "OTHER_TOKEN_FILE" ? p.c_str() : nullptr;
-  };
-  const auto cfg = config::Parse(Options(), {}, getenv);
+  const auto cfg = FromFile("OTHER_TOKEN", path);
   metrics::Metrics m("");
   SecretReloader reloader(cfg, m);
   const auto token = WatchedBearerToken(cfg, reloader, "OTHER_TOKEN");
