@@ -100,9 +100,9 @@ Pool::Pool(PoolOptions options, metrics::Metrics* metrics)
 
 Pool::~Pool() = default;
 
-std::unique_ptr<soci::session> Pool::OpenSession() const {
+std::unique_ptr<Session> Pool::OpenSession() const {
   try {
-    auto session = std::make_unique<soci::session>(soci::postgresql, conninfo_);
+    auto session = std::make_unique<Session>(conninfo_);
     *session << "SET client_min_messages = warning";
     *session << "SET statement_timeout = " + std::to_string(options_.statement_timeout_ms);
     return session;
@@ -154,7 +154,7 @@ Pool::Lease Pool::Acquire() {
 }
 
 void Pool::Release(std::size_t slot, bool invalid) {
-  std::unique_ptr<soci::session> dropped;
+  std::unique_ptr<Session> dropped;
   {
     std::lock_guard lock(mu_);
     if (invalid) dropped = std::move(slots_[slot].session);

@@ -12,6 +12,7 @@
 
 #include <soci/soci.h>
 
+#include "db/session.h"
 #include "errors/error.h"
 #include "metrics/metrics.h"
 
@@ -69,17 +70,17 @@ class Pool {
     Lease(Lease&& other) noexcept;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    soci::session& session() { return *session_; }
+    Session& session() { return *session_; }
     // The connection is broken; close it so the next lease reopens it.
     void Invalidate() { invalid_ = true; }
 
    private:
     friend class Pool;
-    Lease(Pool* pool, std::size_t slot, soci::session* session)
+    Lease(Pool* pool, std::size_t slot, Session* session)
         : pool_(pool), slot_(slot), session_(session) {}
     Pool* pool_;
     std::size_t slot_;
-    soci::session* session_;
+    Session* session_;
     bool invalid_ = false;
   };
 
@@ -89,6 +90,8 @@ class Pool {
   Lease Acquire();
 
   // Runs fn(session) between BEGIN and COMMIT and returns what fn returns.
+  // fn takes a db::Session& (for prepared statements, Session::Run) or,
+  // for plain SOCI, a soci::session&.
   //
   // The whole function is run again (up to a few times) when PostgreSQL
   // aborted the transaction (serialization failure, deadlock) or the
@@ -99,18 +102,18 @@ class Pool {
   // back and propagates unchanged, as do other database errors (classify them
   // with Classify/IsUniqueViolation).
   template <typename F>
-  auto Transact(F&& fn) -> std::invoke_result_t<F&, soci::session&>;
+  auto Transact(F&& fn) -> std::invoke_result_t<F&, Session&>;
 
   // Runs fn(session) without BEGIN and COMMIT, for a single read-only
   // statement (which has its own snapshot): two round trips fewer on the
   // hottest reads. Retried like Transact when the connection broke; other
   // errors propagate as from Transact.
   template <typename F>
-  auto Read(F&& fn) -> std::invoke_result_t<F&, soci::session&>;
+  auto Read(F&& fn) -> std::invoke_result_t<F&, Session&>;
 
   // Opens a dedicated, configured session outside the pool (migrations,
   // advisory locks). Throws errors::Error(DATABASE_UNAVAILABLE).
-  std::unique_ptr<soci::session> OpenSession() const;
+  std::unique_ptr<Session> OpenSession() const;
 
   // One round trip on a dedicated connection (never waits for the pool, so
   // a busy pool does not look like a dead database). Reconnects as needed.
@@ -120,7 +123,7 @@ class Pool {
 
  private:
   struct Slot {
-    std::unique_ptr<soci::session> session;
+    std::unique_ptr<Session> session;
     bool busy = false;
   };
   void Release(std::size_t slot, bool invalid);
@@ -134,7 +137,7 @@ class Pool {
   std::condition_variable cv_;
   std::vector<Slot> slots_;
   std::mutex ping_mu_;
-  std::unique_ptr<soci::session> ping_session_;
+  std::unique_ptr<Session> ping_session_;
   prometheus::Counter* lease_timeouts_ = nullptr;
   prometheus::Family<prometheus::Counter>* retries_ = nullptr;
   prometheus::Histogram* lease_wait_ = nullptr;
@@ -148,21 +151,21 @@ template <typename F>
 void TransactRetryingConflicts(Pool& pool, F&& fn, int attempts = 3);
 
 template <typename F>
-auto Pool::Transact(F&& fn) -> std::invoke_result_t<F&, soci::session&> {
-  using Result = std::invoke_result_t<F&, soci::session&>;
+auto Pool::Transact(F&& fn) -> std::invoke_result_t<F&, Session&> {
+  using Returned = std::invoke_result_t<F&, Session&>;
   for (int attempt = 1;; ++attempt) {
     Lease lease = Acquire();
-    soci::session& sql = lease.session();
+    Session& sql = lease.session();
     bool commit_sent = false;
     try {
       sql.begin();
-      if constexpr (std::is_void_v<Result>) {
+      if constexpr (std::is_void_v<Returned>) {
         fn(sql);
         commit_sent = true;
         sql.commit();
         return;
       } else {
-        Result result = fn(sql);
+        Returned result = fn(sql);
         commit_sent = true;
         sql.commit();
         return result;
@@ -174,7 +177,7 @@ auto Pool::Transact(F&& fn) -> std::invoke_result_t<F&, soci::session&> {
 }
 
 template <typename F>
-auto Pool::Read(F&& fn) -> std::invoke_result_t<F&, soci::session&> {
+auto Pool::Read(F&& fn) -> std::invoke_result_t<F&, Session&> {
   for (int attempt = 1;; ++attempt) {
     Lease lease = Acquire();
     try {

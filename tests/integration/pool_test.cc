@@ -150,5 +150,126 @@ TEST_F(PoolTest, ConcurrentTransactionsShareThePool) {
   EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM t"), 16);
 }
 
+// --- prepared statements per connection (db::Session::Run) ----------------
+
+TEST(PlaceholdersTest, NamesBecomePositionsByFirstUse) {
+  const auto p = TranslatePlaceholders(
+      "SELECT :a::TEXT, ':not_a_name', :b_2, :a FROM t WHERE x = CAST(:b_2 AS INT) AND y = 'it''s :c' AND z = :c");
+  EXPECT_EQ(p.text, "SELECT $1::TEXT, ':not_a_name', $2, $1 FROM t WHERE x = CAST($2 AS INT) AND y = 'it''s :c' AND z = $3");
+  EXPECT_EQ(p.names, (std::vector<std::string>{"a", "b_2", "c"}));
+  EXPECT_EQ(TranslatePlaceholders("SELECT 1 : 2").text, "SELECT 1 : 2");
+}
+
+constexpr char kInsertRow[] = "INSERT INTO kv (id, name, at) VALUES (:id, :name, :at) RETURNING id";
+constexpr char kSelectRow[] =
+    "SELECT id, name, at, at IS NULL, (TIMESTAMPTZ 'epoch' + CAST(:t AS BIGINT) * INTERVAL '1 microsecond')::TEXT "
+    "FROM kv WHERE id = :id";
+
+class SessionTest : public PoolTest {
+ protected:
+  void SetUp() override { ExecSql(db_.url(), "CREATE TABLE kv (id BIGINT PRIMARY KEY, name TEXT, at BIGINT)"); }
+  static long long Prepared(Session& sql, const std::string& name_like) {
+    long long n = 0;
+    sql << "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE '" + name_like + "'", soci::into(n);
+    return n;
+  }
+};
+
+TEST_F(SessionTest, AStatementIsPreparedOncePerConnectionAndReadBack) {
+  Pool pool({.url = db_.url(), .size = 1});
+  const std::string name = "first";
+  for (long long id = 1; id <= 3; ++id) {
+    const Result r = pool.Transact([&](Session& sql) {
+      return sql.Run(kInsertRow, {{"id", id}, {"name", name}, {"at", std::optional<long long>()}});
+    });
+    ASSERT_EQ(r.Rows(), 1);
+    EXPECT_EQ(ResultRowReader(r, 0).Int(), id);
+    EXPECT_EQ(r.Affected(), 1);
+  }
+  pool.Transact([&](Session& sql) {
+    sql.Run(kInsertRow, {{"id", 4}, {"name", "quote ' and $1 :id"}, {"at", clock::FromUnixMicros(1234567)}});
+  });
+  const Result r = pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 4}, {"t", 0}}); });
+  ASSERT_EQ(r.Rows(), 1);
+  ResultRowReader row(r, 0);
+  EXPECT_EQ(row.Int(), 4);
+  EXPECT_EQ(row.Str(), "quote ' and $1 :id");
+  EXPECT_EQ(row.OptTime(), clock::FromUnixMicros(1234567));
+  EXPECT_FALSE(row.Bool());
+  EXPECT_EQ(row.Str().substr(0, 10), "1970-01-01");
+  const Result none = pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 99}, {"t", 0}}); });
+  EXPECT_TRUE(none.Empty());
+  const Result null_at = pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 1}, {"t", 0}}); });
+  ResultRowReader first(null_at, 0);
+  first.Int();
+  first.Str();
+  EXPECT_TRUE(first.NextIsNull());
+  EXPECT_EQ(first.OptTime(), std::nullopt);
+  EXPECT_TRUE(first.Bool());
+  pool.Read([&](Session& sql) {
+    EXPECT_EQ(sql.PreparedCount(), 2u);
+    EXPECT_EQ(Prepared(sql, "billing_%"), 2) << "one server-side statement per SQL text";
+    return 0;
+  });
+}
+
+// A prepared statement belongs to the connection: the rollback of the
+// transaction that prepared it keeps it, and the cache stays true.
+TEST_F(SessionTest, APreparedStatementOutlivesARolledBackTransaction) {
+  Pool pool({.url = db_.url(), .size = 1});
+  EXPECT_THROW(pool.Transact([&](Session& sql) {
+    sql.Run(kInsertRow, {{"id", 1}, {"name", "x"}, {"at", 5}});
+    throw std::runtime_error("the caller changed its mind");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM kv"), 0);
+  pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", "x"}, {"at", 5}}); });
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM kv"), 1);
+}
+
+TEST_F(SessionTest, ErrorsAreClassifiedLikeSocis) {
+  Pool pool({.url = db_.url(), .size = 1});
+  pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", "x"}, {"at", 5}}); });
+  try {
+    pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", "y"}, {"at", 5}}); });
+    FAIL() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_TRUE(IsUniqueViolation(e));
+    EXPECT_EQ(DescribeError(e).find("Key (id)"), std::string::npos) << "DETAIL echoes the row: " << DescribeError(e);
+  }
+  // The failed transaction left the connection usable, statement included.
+  pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 2}, {"name", "y"}, {"at", 5}}); });
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM kv"), 2);
+}
+
+TEST_F(SessionTest, MisboundArgumentsAreRefusedBeforeTheServer) {
+  Pool pool({.url = db_.url(), .size = 1});
+  EXPECT_THROW(pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 1}}); }), std::logic_error);
+  EXPECT_THROW(pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 1}, {"t", 0}, {"x", 1}}); }),
+               std::logic_error);
+  const std::string with_nul("a\0b", 3);
+  EXPECT_THROW(pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", with_nul}, {"at", 5}}); }),
+               std::invalid_argument);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM kv"), 0);
+}
+
+// The cache dies with its connection: after the server drops it, the pool
+// reconnects and the statement is prepared again on the new connection.
+TEST_F(SessionTest, AReconnectedSessionPreparesAfresh) {
+  Pool pool({.url = db_.url(), .size = 1});
+  pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", "x"}, {"at", 5}}); });
+  const long long pid = pool.Read([&](Session& sql) {
+    return ResultRowReader(sql.Run("SELECT pg_backend_pid()"), 0).Int();
+  });
+  ExecSql(db_.url(), "SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+  const Result r = pool.Read([&](Session& sql) { return sql.Run(kSelectRow, {{"id", 1}, {"t", 0}}); });
+  EXPECT_EQ(r.Rows(), 1);
+  pool.Read([&](Session& sql) {
+    EXPECT_NE(ResultRowReader(sql.Run("SELECT pg_backend_pid()"), 0).Int(), pid);
+    EXPECT_EQ(sql.PreparedCount(), 2u);
+    return 0;
+  });
+}
+
 }  // namespace
 }  // namespace billing::db

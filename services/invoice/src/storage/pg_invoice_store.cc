@@ -19,13 +19,9 @@ using domain::NotificationRecord;
 using domain::NotificationRequest;
 using domain::Time;
 using nlohmann::json;
-using soci::indicator;
-using soci::into;
-using soci::use;
 
 using db::Parsed;
 using db::JsonRowReader;
-using db::RowReader;
 
 template <typename Reader>
 Booking ReadBookingFrom(Reader& r) {
@@ -51,10 +47,7 @@ Booking ReadBookingFrom(Reader& r) {
   return b;
 }
 
-Booking ReadBooking(const soci::row& row) {
-  RowReader r(row);
-  return ReadBookingFrom(r);
-}
+Booking ReadBooking(db::ResultRowReader& r) { return ReadBookingFrom(r); }
 
 template <typename Reader>
 Invoice ReadInvoiceFrom(Reader& r) {
@@ -89,13 +82,9 @@ Invoice ReadInvoiceFrom(Reader& r) {
   return inv;
 }
 
-Invoice ReadInvoice(const soci::row& row) {
-  RowReader r(row);
-  return ReadInvoiceFrom(r);
-}
+Invoice ReadInvoice(db::ResultRowReader& r) { return ReadInvoiceFrom(r); }
 
-domain::PayAttempt ReadAttempt(const soci::row& row) {
-  RowReader r(row);
+domain::PayAttempt ReadAttempt(db::ResultRowReader& r) {
   domain::PayAttempt a;
   a.attempt_id = r.Str();
   a.invoice_id = r.Str();
@@ -116,8 +105,7 @@ domain::PayAttempt ReadAttempt(const soci::row& row) {
   return a;
 }
 
-domain::PaymentAction ReadAction(const soci::row& row) {
-  RowReader r(row);
+domain::PaymentAction ReadAction(db::ResultRowReader& r) {
   domain::PaymentAction a;
   a.action_id = r.Str();
   a.kind = Parsed(domain::ParsePaymentActionKind(r.Str()), "payment action kind");
@@ -144,10 +132,7 @@ CustomerPayment ReadPaymentFrom(Reader& r) {
   return p;
 }
 
-CustomerPayment ReadPayment(const soci::row& row) {
-  RowReader r(row);
-  return ReadPaymentFrom(r);
-}
+CustomerPayment ReadPayment(db::ResultRowReader& r) { return ReadPaymentFrom(r); }
 
 json RequestToJson(const NotificationRequest& n) {
   json j = {{"purpose", domain::Name(n.purpose)},
@@ -210,10 +195,7 @@ NotificationRecord ReadNotificationFrom(Reader& r) {
   return n;
 }
 
-NotificationRecord ReadNotification(const soci::row& row) {
-  RowReader r(row);
-  return ReadNotificationFrom(r);
-}
+NotificationRecord ReadNotification(db::ResultRowReader& r) { return ReadNotificationFrom(r); }
 
 std::string LineItemsJson(const Invoice& inv) {
   auto out = json::array();
@@ -235,65 +217,62 @@ std::string CustomFieldsJson(const Invoice& inv) {
   return out.dump();
 }
 
-// A nullable time as a bound parameter: value plus indicator.
-struct OptMicros {
-  explicit OptMicros(const std::optional<Time>& t)
-      : value(t ? clock::ToUnixMicros(*t) : 0), ind(t ? soci::i_ok : soci::i_null) {}
-  long long value;
-  indicator ind;
-};
-
+// Every row of a result, each read by `read(db::ResultRowReader&)`.
 template <typename Read>
-auto ReadAll(soci::rowset<soci::row>& rows, Read read) {
-  std::vector<decltype(read(std::declval<const soci::row&>()))> out;
-  for (const auto& row : rows) out.push_back(read(row));
+auto ReadAll(const db::Result& result, Read read) {
+  std::vector<decltype(read(std::declval<db::ResultRowReader&>()))> out;
+  out.reserve(static_cast<std::size_t>(result.Rows()));
+  for (int i = 0; i < result.Rows(); ++i) {
+    db::ResultRowReader r(result, i);
+    out.push_back(read(r));
+  }
   return out;
 }
 
-void AppendEventRow(soci::session& sql, const InvoiceEvent& e) {
+void AppendEventRow(db::Session& sql, const InvoiceEvent& e) {
   const std::string from = e.from_status ? std::string(domain::Name(*e.from_status)) : "";
   const std::string to(domain::Name(e.to_status));
-  long long created = clock::ToUnixMicros(e.created_at);
-  sql << sql::kAppendEvent, use(e.invoice_id, "invoice_id"), use(e.type, "type"), use(from, "from_status"),
-      use(to, "to_status"), use(e.reason, "reason"), use(e.request_id, "request_id"), use(created, "created"),
-      use(e.actor, "actor");
+  sql.Run(sql::kAppendEvent, {{"invoice_id", e.invoice_id}, {"type", e.type}, {"from_status", from},
+                              {"to_status", to}, {"reason", e.reason}, {"request_id", e.request_id},
+                              {"created", e.created_at}, {"actor", e.actor}});
 }
 
 // Appends an event about a notification, stamped with the invoice's current
 // status (sends do not change it). Locking the invoice row serializes the
 // log's sequence numbers with the invoice's own transactions.
-void AppendNotificationEvent(soci::session& sql, const InvoiceEvent& event) {
-  std::string status;
-  sql << sql::kInvoiceStatusForUpdate, use(event.invoice_id, "invoice_id"), into(status);
-  if (!sql.got_data()) return;
+void AppendNotificationEvent(db::Session& sql, const InvoiceEvent& event) {
+  const db::Result result = sql.Run(sql::kInvoiceStatusForUpdate, {{"invoice_id", event.invoice_id}});
+  if (result.Empty()) return;
   InvoiceEvent e = event;
-  e.from_status = domain::ParseInvoiceStatus(status);
+  e.from_status = domain::ParseInvoiceStatus(db::ResultRowReader(result, 0).Str());
   e.to_status = e.from_status.value_or(domain::InvoiceStatus::kOpen);
   AppendEventRow(sql, e);
 }
 
 class PgInvoiceTx final : public domain::InvoiceTx {
  public:
-  explicit PgInvoiceTx(soci::session& sql) : sql_(sql) {}
+  explicit PgInvoiceTx(db::Session& sql) : sql_(sql) {}
 
   std::optional<IdempotencyRecord> ClaimIdempotencyKey(const std::string& caller, const std::string& request_id,
                                                        const std::string& method, const std::string& fingerprint,
                                                        Time now) override {
-    long long now_us = clock::ToUnixMicros(now);
-    int claimed = 0;
-    sql_ << sql::kClaimIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"), use(method, "method"),
-        use(fingerprint, "fingerprint"), use(now_us, "now"), into(claimed);
-    if (sql_.got_data()) return std::nullopt;
+    const db::Result claimed =
+        sql_.Run(sql::kClaimIdempotencyKey, {{"caller", caller}, {"request_id", request_id}, {"method", method},
+                                             {"fingerprint", fingerprint}, {"now", now}});
+    if (!claimed.Empty()) return std::nullopt;
+    const db::Result stored = sql_.Run(sql::kSelectIdempotencyKey, {{"caller", caller}, {"request_id", request_id}});
+    if (stored.Empty()) db::Corrupt("an idempotency key that conflicted is gone");
+    db::ResultRowReader r(stored, 0);
     IdempotencyRecord record;
-    sql_ << sql::kSelectIdempotencyKey, use(caller, "caller"), use(request_id, "request_id"), into(record.method),
-        into(record.fingerprint), into(record.resource_id);
+    record.method = r.Str();
+    record.fingerprint = r.Str();
+    record.resource_id = r.Str();
     return record;
   }
 
   void CompleteIdempotencyKey(const std::string& caller, const std::string& request_id,
                               const std::string& resource_id) override {
-    sql_ << sql::kCompleteIdempotencyKey, use(resource_id, "resource_id"), use(caller, "caller"),
-        use(request_id, "request_id");
+    sql_.Run(sql::kCompleteIdempotencyKey, {{"resource_id", resource_id}, {"caller", caller}, {"request_id", request_id}});
   }
 
   std::optional<Booking> LockBooking(const std::string& booking_id) override {
@@ -304,41 +283,38 @@ class PgInvoiceTx final : public domain::InvoiceTx {
   }
 
   void InsertBooking(const Booking& b) override {
-    BookingParams p(b);
-    sql_ << sql::kInsertBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
-        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
-        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"), use(p.total, "total_minor"),
-        use(b.activity_name, "activity_name"), use(b.start_local, "start_local"), use(b.end_local, "end_local"),
-        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
-        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
-        use(p.revision, "revision"), use(p.created, "created"), use(p.updated, "updated");
+    const BookingText t(b);
+    sql_.Run(sql::kInsertBooking,
+             {{"booking_id", b.booking_id}, {"status", t.status}, {"customer_name", b.customer.name},
+              {"customer_email", b.customer.email}, {"customer_phone", b.customer.phone}, {"currency", b.currency},
+              {"total_minor", b.total_minor}, {"activity_name", b.activity_name}, {"start_local", b.start_local},
+              {"end_local", b.end_local}, {"time_zone", b.time_zone}, {"confirmation_code", b.confirmation_code},
+              {"agreements", t.agreements}, {"slot_hold", b.slot_hold_expires_at}, {"revision", b.revision},
+              {"created", b.created_at}, {"updated", b.updated_at}});
   }
 
   void UpdateBooking(const Booking& b) override {
-    BookingParams p(b);
-    sql_ << sql::kUpdateBooking, use(b.booking_id, "booking_id"), use(p.status, "status"),
-        use(b.customer.name, "customer_name"), use(b.customer.email, "customer_email"),
-        use(b.customer.phone, "customer_phone"), use(b.currency, "currency"), use(p.total, "total_minor"),
-        use(b.activity_name, "activity_name"), use(b.start_local, "start_local"), use(b.end_local, "end_local"),
-        use(b.time_zone, "time_zone"), use(b.confirmation_code, "confirmation_code"),
-        use(p.agreements, "agreements"), use(p.slot_hold.value, p.slot_hold.ind, "slot_hold"),
-        use(p.revision, "revision"), use(p.updated, "updated");
+    const BookingText t(b);
+    sql_.Run(sql::kUpdateBooking,
+             {{"booking_id", b.booking_id}, {"status", t.status}, {"customer_name", b.customer.name},
+              {"customer_email", b.customer.email}, {"customer_phone", b.customer.phone}, {"currency", b.currency},
+              {"total_minor", b.total_minor}, {"activity_name", b.activity_name}, {"start_local", b.start_local},
+              {"end_local", b.end_local}, {"time_zone", b.time_zone}, {"confirmation_code", b.confirmation_code},
+              {"agreements", t.agreements}, {"slot_hold", b.slot_hold_expires_at}, {"revision", b.revision},
+              {"updated", b.updated_at}});
   }
 
   void SetBookingPaid(const std::string& booking_id, int64_t paid_minor, Time updated_at) override {
-    long long paid = paid_minor;
-    long long updated = clock::ToUnixMicros(updated_at);
-    sql_ << sql::kSetBookingPaid, use(paid, "paid"), use(updated, "updated"), use(booking_id, "booking_id");
+    sql_.Run(sql::kSetBookingPaid, {{"paid", paid_minor}, {"updated", updated_at}, {"booking_id", booking_id}});
   }
 
   bool BookingHasInvoicesOrPayments(const std::string& booking_id) override {
-    int found = 0;
-    sql_ << sql::kBookingHasInvoicesOrPayments, use(booking_id, "booking_id"), into(found);
-    return found != 0;
+    const db::Result found = sql_.Run(sql::kBookingHasInvoicesOrPayments, {{"booking_id", booking_id}});
+    return !found.Empty() && db::ResultRowReader(found, 0).Bool();
   }
 
   void RenameBooking(const std::string& from, const std::string& to) override {
-    sql_ << sql::kRenameBooking, use(to, "to"), use(from, "from");
+    sql_.Run(sql::kRenameBooking, {{"to", to}, {"from", from}});
   }
 
   void InsertInvoice(const Invoice& inv) override {
@@ -347,17 +323,13 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     const std::string line_items = LineItemsJson(inv);
     const std::string fees = FeesJson(inv);
     const std::string custom_fields = CustomFieldsJson(inv);
-    const int confirm = inv.confirm_on_pay ? 1 : 0;
-    long long amount = inv.amount.amount_minor;
-    OptMicros due(inv.due_at);
-    long long created = clock::ToUnixMicros(inv.created_at);
-    long long updated = clock::ToUnixMicros(inv.updated_at);
-    sql_ << sql::kInsertInvoice, use(inv.invoice_id, "invoice_id"), use(inv.booking_id, "booking_id"),
-        use(status, "status"), use(inv.amount.currency, "currency"), use(amount, "amount_minor"),
-        use(confirm, "confirm_on_pay"), use(inv.send_to_email_override, "override"), use(send_type, "send_type"),
-        use(inv.token, "token"), use(line_items, "line_items"), use(fees, "fees"),
-        use(custom_fields, "custom_fields"), use(due.value, due.ind, "due_at"),
-        use(inv.status_reason, "status_reason"), use(created, "created"), use(updated, "updated");
+    sql_.Run(sql::kInsertInvoice,
+             {{"invoice_id", inv.invoice_id}, {"booking_id", inv.booking_id}, {"status", status},
+              {"currency", inv.amount.currency}, {"amount_minor", inv.amount.amount_minor},
+              {"confirm_on_pay", inv.confirm_on_pay ? 1 : 0}, {"override", inv.send_to_email_override},
+              {"send_type", send_type}, {"token", inv.token}, {"line_items", line_items}, {"fees", fees},
+              {"custom_fields", custom_fields}, {"due_at", inv.due_at}, {"status_reason", inv.status_reason},
+              {"created", inv.created_at}, {"updated", inv.updated_at}});
   }
 
   std::optional<Invoice> FindInvoice(const std::string& invoice_id) override {
@@ -371,19 +343,15 @@ class PgInvoiceTx final : public domain::InvoiceTx {
   }
 
   std::vector<Invoice> LockOpenInvoices(const std::string& booking_id) override {
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kLockOpenInvoicesOfBooking, use(booking_id, "booking_id"));
-    return ReadAll(rows, ReadInvoice);
+    return ReadAll(sql_.Run(sql::kLockOpenInvoicesOfBooking, {{"booking_id", booking_id}}), ReadInvoice);
   }
 
   void UpdateInvoice(const Invoice& inv) override {
     const std::string status(domain::Name(inv.status));
-    const int pending = inv.payment_pending ? 1 : 0;
-    long long updated = clock::ToUnixMicros(inv.updated_at);
-    OptMicros paid(inv.paid_at);
-    sql_ << sql::kUpdateInvoice, use(status, "status"), use(inv.status_reason, "status_reason"),
-        use(pending, "payment_pending"), use(inv.pending_attempt_id, "pending_attempt_id"),
-        use(inv.customer_payment_id, "customer_payment_id"),
-        use(updated, "updated"), use(paid.value, paid.ind, "paid"), use(inv.invoice_id, "invoice_id");
+    sql_.Run(sql::kUpdateInvoice,
+             {{"status", status}, {"status_reason", inv.status_reason}, {"payment_pending", inv.payment_pending ? 1 : 0},
+              {"pending_attempt_id", inv.pending_attempt_id}, {"customer_payment_id", inv.customer_payment_id},
+              {"updated", inv.updated_at}, {"paid", inv.paid_at}, {"invoice_id", inv.invoice_id}});
   }
 
   std::vector<Invoice> ListInvoices(const domain::InvoiceFilter& filter, const std::optional<domain::InvoiceCursor>& after,
@@ -392,31 +360,26 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     // No cursor: start above every possible key.
     long long cursor_us = after ? clock::ToUnixMicros(after->created_at) : 253402300799000000LL;
     const std::string cursor_id = after ? after->invoice_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
-    soci::rowset<soci::row> rows =
-        (sql_.prepare << sql::kListInvoices, use(filter.booking_id, "booking_id"), use(status, "status"),
-         use(cursor_us, "cursor_us"), use(cursor_id, "cursor_id"), use(limit, "limit"));
-    return ReadAll(rows, ReadInvoice);
+    return ReadAll(sql_.Run(sql::kListInvoices, {{"booking_id", filter.booking_id}, {"status", status},
+                                                 {"cursor_us", cursor_us}, {"cursor_id", cursor_id}, {"limit", limit}}),
+                   ReadInvoice);
   }
 
   std::vector<Invoice> LockDueInvoices(Time now, int limit) override {
-    long long now_us = clock::ToUnixMicros(now);
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kLockDueInvoices, use(now_us, "now"), use(limit, "limit"));
-    return ReadAll(rows, ReadInvoice);
+    return ReadAll(sql_.Run(sql::kLockDueInvoices, {{"now", now}, {"limit", limit}}), ReadInvoice);
   }
 
   void InsertPayment(const CustomerPayment& p) override {
     const std::string source(domain::Name(p.source));
-    long long amount = p.amount.amount_minor;
-    long long created = clock::ToUnixMicros(p.created_at);
-    sql_ << sql::kInsertPayment, use(p.customer_payment_id, "id"), use(p.booking_id, "booking_id"),
-        use(p.invoice_id, "invoice_id"), use(p.amount.currency, "currency"), use(amount, "amount_minor"),
-        use(source, "source"), use(p.payment_intent_id, "payment_intent_id"),
-        use(p.external_reference, "external_reference"), use(created, "created");
+    sql_.Run(sql::kInsertPayment, {{"id", p.customer_payment_id}, {"booking_id", p.booking_id},
+                                   {"invoice_id", p.invoice_id}, {"currency", p.amount.currency},
+                                   {"amount_minor", p.amount.amount_minor}, {"source", source},
+                                   {"payment_intent_id", p.payment_intent_id},
+                                   {"external_reference", p.external_reference}, {"created", p.created_at}});
   }
 
   std::vector<CustomerPayment> ListPayments(const std::string& booking_id) override {
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListPaymentsByBooking, use(booking_id, "booking_id"));
-    return ReadAll(rows, ReadPayment);
+    return ReadAll(sql_.Run(sql::kListPaymentsByBooking, {{"booking_id", booking_id}}), ReadPayment);
   }
 
   std::optional<CustomerPayment> FindPayment(const std::string& customer_payment_id) override {
@@ -431,11 +394,9 @@ class PgInvoiceTx final : public domain::InvoiceTx {
   void AppendEvent(const InvoiceEvent& e) override { AppendEventRow(sql_, e); }
 
   std::vector<InvoiceEvent> ListEvents(const std::string& invoice_id, int64_t after_sequence, int limit) override {
-    long long after = after_sequence;
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListEvents, use(invoice_id, "invoice_id"),
-                                    use(after, "after"), use(limit, "limit"));
-    return ReadAll(rows, [](const soci::row& row) {
-      RowReader r(row);
+    const db::Result rows =
+        sql_.Run(sql::kListEvents, {{"invoice_id", invoice_id}, {"after", after_sequence}, {"limit", limit}});
+    return ReadAll(rows, [](db::ResultRowReader& r) {
       InvoiceEvent e;
       e.sequence = r.Int();
       e.invoice_id = r.Str();
@@ -453,17 +414,13 @@ class PgInvoiceTx final : public domain::InvoiceTx {
 
   void InsertAttempt(const domain::PayAttempt& a) override {
     const std::string status(domain::Name(a.status));
-    long long amount = a.amount.amount_minor;
-    OptMicros next(a.next_check_at);
-    long long created = clock::ToUnixMicros(a.created_at);
-    long long updated = clock::ToUnixMicros(a.updated_at);
-    sql_ << sql::kInsertAttempt, use(a.attempt_id, "attempt_id"), use(a.invoice_id, "invoice_id"),
-        use(a.caller, "caller"), use(a.request_id, "request_id"), use(a.amount.currency, "currency"),
-        use(amount, "amount_minor"), use(status, "status"), use(a.payment_id, "payment_id"),
-        use(a.payment_intent_id, "payment_intent_id"), use(a.failure_code, "failure_code"),
-        use(a.failure_message, "failure_message"), use(next.value, next.ind, "next_check_at"),
-        use(created, "created_at"), use(updated, "updated_at"), use(a.booking_id, "booking_id"),
-        use(a.description, "description");
+    sql_.Run(sql::kInsertAttempt,
+             {{"attempt_id", a.attempt_id}, {"invoice_id", a.invoice_id}, {"caller", a.caller},
+              {"request_id", a.request_id}, {"currency", a.amount.currency}, {"amount_minor", a.amount.amount_minor},
+              {"status", status}, {"payment_id", a.payment_id}, {"payment_intent_id", a.payment_intent_id},
+              {"failure_code", a.failure_code}, {"failure_message", a.failure_message},
+              {"next_check_at", a.next_check_at}, {"created_at", a.created_at}, {"updated_at", a.updated_at},
+              {"booking_id", a.booking_id}, {"description", a.description}});
   }
   std::optional<domain::PayAttempt> FindAttempt(const std::string& attempt_id) override {
     return SelectOne<domain::PayAttempt>(sql::kSelectAttempt, "attempt_id", attempt_id, ReadAttempt);
@@ -483,68 +440,54 @@ class PgInvoiceTx final : public domain::InvoiceTx {
   }
   void UpdateAttempt(const domain::PayAttempt& a) override {
     const std::string status(domain::Name(a.status));
-    long long amount = a.amount.amount_minor;
-    OptMicros next(a.next_check_at);
-    long long updated = clock::ToUnixMicros(a.updated_at);
-    sql_ << sql::kUpdateAttempt, use(status, "status"), use(amount, "amount_minor"), use(a.payment_id, "payment_id"),
-        use(a.payment_intent_id, "payment_intent_id"), use(a.failure_code, "failure_code"),
-        use(a.failure_message, "failure_message"), use(next.value, next.ind, "next_check_at"),
-        use(updated, "updated_at"), use(a.attempt_id, "attempt_id");
+    sql_.Run(sql::kUpdateAttempt,
+             {{"status", status}, {"amount_minor", a.amount.amount_minor}, {"payment_id", a.payment_id},
+              {"payment_intent_id", a.payment_intent_id}, {"failure_code", a.failure_code},
+              {"failure_message", a.failure_message}, {"next_check_at", a.next_check_at},
+              {"updated_at", a.updated_at}, {"attempt_id", a.attempt_id}});
   }
   void QueuePaymentAction(const domain::PaymentAction& a) override {
     const std::string kind(domain::Name(a.kind));
-    long long created = clock::ToUnixMicros(a.created_at);
-    sql_ << sql::kQueuePaymentAction, use(a.action_id, "action_id"), use(kind, "kind"),
-        use(a.payment_id, "payment_id"), use(a.invoice_id, "invoice_id"), use(a.reason, "reason"),
-        use(created, "created_at");
+    sql_.Run(sql::kQueuePaymentAction, {{"action_id", a.action_id}, {"kind", kind}, {"payment_id", a.payment_id},
+                                        {"invoice_id", a.invoice_id}, {"reason", a.reason},
+                                        {"created_at", a.created_at}});
   }
 
   int64_t InsertNotification(const NotificationRecord& n) override {
     const std::string purpose(domain::Name(n.request.purpose));
     const std::string channel(domain::Name(n.request.channel));
     const std::string request = RequestToJson(n.request).dump();
-    long long created = clock::ToUnixMicros(n.created_at);
-    long long id = 0;
-    sql_ << sql::kInsertNotification, use(n.invoice_id, "invoice_id"), use(purpose, "purpose"),
-        use(channel, "channel"), use(n.request.Recipient(), "recipient"), use(request, "request"),
-        use(created, "created"), into(id);
-    return id;
+    const std::string recipient = n.request.Recipient();
+    const db::Result inserted =
+        sql_.Run(sql::kInsertNotification, {{"invoice_id", n.invoice_id}, {"purpose", purpose}, {"channel", channel},
+                                            {"recipient", recipient}, {"request", request},
+                                            {"created", n.created_at}});
+    if (inserted.Empty()) db::Corrupt("a notification insert returned no id");
+    return db::ResultRowReader(inserted, 0).Int();
   }
 
   std::vector<NotificationRecord> ListNotifications(const std::string& invoice_id) override {
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListNotifications, use(invoice_id, "invoice_id"));
-    return ReadAll(rows, ReadNotification);
+    return ReadAll(sql_.Run(sql::kListNotifications, {{"invoice_id", invoice_id}}), ReadNotification);
   }
 
  private:
-  // The booking's bound values, named as in kInsertBooking/kUpdateBooking.
-  struct BookingParams {
-    explicit BookingParams(const Booking& b)
-        : status(domain::Name(b.status)),
-          agreements(json(b.required_agreement_ids).dump()),
-          total(b.total_minor),
-          revision(b.revision),
-          slot_hold(b.slot_hold_expires_at),
-          created(clock::ToUnixMicros(b.created_at)),
-          updated(clock::ToUnixMicros(b.updated_at)) {}
+  // The booking's values kInsertBooking and kUpdateBooking bind as text.
+  struct BookingText {
+    explicit BookingText(const Booking& b)
+        : status(domain::Name(b.status)), agreements(json(b.required_agreement_ids).dump()) {}
     std::string status;
     std::string agreements;
-    long long total;
-    long long revision;
-    OptMicros slot_hold;
-    long long created;
-    long long updated;
   };
 
   template <typename T, typename Read>
   std::optional<T> SelectOne(const char* query, const char* name, const std::string& value, Read read) {
-    soci::row row;
-    sql_ << query, use(value, name), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return read(row);
+    const db::Result result = sql_.Run(query, {{name, value}});
+    if (result.Empty()) return std::nullopt;
+    db::ResultRowReader r(result, 0);
+    return read(r);
   }
 
-  soci::session& sql_;
+  db::Session& sql_;
 };
 
 }  // namespace
@@ -555,7 +498,7 @@ void PgInvoiceStore::InTransaction(const std::function<void(domain::InvoiceTx&)>
   // id): the whole function runs again and now sees that row, and the domain
   // decides (update, BOOKING_ID_TAKEN, ...). Nothing ran outside the
   // rolled-back transaction, so running it again is safe.
-  db::TransactRetryingConflicts(pool_, [&](soci::session& session) {
+  db::TransactRetryingConflicts(pool_, [&](db::Session& session) {
     PgInvoiceTx tx(session);
     fn(tx);
   });
@@ -566,12 +509,13 @@ std::optional<domain::InvoiceSnapshot> PgInvoiceStore::ReadInvoiceSnapshot(domai
   // The token column is text; an id that is not a UUID matches nothing
   // (the API checks ids, this keeps a bad one from being a cast error).
   if (key == domain::InvoiceKey::kId && !validation::IsUuid(value)) return std::nullopt;
-  return pool_.Read([&](soci::session& sql) -> std::optional<domain::InvoiceSnapshot> {
-    soci::row row;
-    sql << (key == domain::InvoiceKey::kId ? sql::kSelectInvoiceSnapshotById : sql::kSelectInvoiceSnapshotByToken),
-        use(value, "value"), into(row);
-    if (!sql.got_data()) return std::nullopt;
-    RowReader r(row);
+  return pool_.Read([&](db::Session& sql) -> std::optional<domain::InvoiceSnapshot> {
+    // The hottest read: prepared once per connection (db::Session::Run).
+    const db::Result result = sql.Run(
+        key == domain::InvoiceKey::kId ? sql::kSelectInvoiceSnapshotById : sql::kSelectInvoiceSnapshotByToken,
+        {{"value", value}});
+    if (result.Empty()) return std::nullopt;
+    db::ResultRowReader r(result, 0);
     domain::InvoiceSnapshot out;
     out.invoice = ReadInvoiceFrom(r);
     if (r.NextIsNull()) db::Corrupt("invoice without its booking");
@@ -589,147 +533,117 @@ std::optional<domain::InvoiceSnapshot> PgInvoiceStore::ReadInvoiceSnapshot(domai
 }
 
 std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    long long lease_us = clock::ToUnixMicros(lease_until);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimNotifications, use(lease_us, "lease_until"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    return ReadAll(rows, ReadNotification);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll(sql.Run(sql::kClaimNotifications, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+                   ReadNotification);
   });
 }
 
 std::optional<domain::InvoiceStatus> PgInvoiceStore::InvoiceStatusOf(const std::string& invoice_id) {
-  return pool_.Transact([&](soci::session& sql) -> std::optional<domain::InvoiceStatus> {
-    std::string status;
-    sql << sql::kInvoiceStatus, use(invoice_id, "invoice_id"), into(status);
-    if (!sql.got_data()) return std::nullopt;
-    return domain::ParseInvoiceStatus(status);
+  return pool_.Transact([&](db::Session& sql) -> std::optional<domain::InvoiceStatus> {
+    const db::Result result = sql.Run(sql::kInvoiceStatus, {{"invoice_id", invoice_id}});
+    if (result.Empty()) return std::nullopt;
+    return domain::ParseInvoiceStatus(db::ResultRowReader(result, 0).Str());
   });
 }
 
 bool PgInvoiceStore::MarkAccepted(int64_t outbox_id, const std::string& notification_id,
                                   domain::NotificationState state, const std::string& failure_reason,
                                   std::optional<Time> sent_at, const InvoiceEvent& event) {
-  return pool_.Transact([&](soci::session& sql) {
+  return pool_.Transact([&](db::Session& sql) {
     const std::string state_name(domain::Name(state));
-    long long id = outbox_id;
-    OptMicros sent(sent_at);
-    std::string invoice_id;
-    sql << sql::kMarkNotificationAccepted, use(state_name, "state"), use(notification_id, "notification_id"),
-        use(failure_reason, "failure_reason"), use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id"),
-        into(invoice_id);
-    if (!sql.got_data()) return false;
+    if (sql.Run(sql::kMarkNotificationAccepted, {{"state", state_name}, {"notification_id", notification_id},
+                                                 {"failure_reason", failure_reason}, {"sent_at", sent_at},
+                                                 {"outbox_id", outbox_id}})
+            .Empty()) {
+      return false;
+    }
     AppendNotificationEvent(sql, event);
     return true;
   });
 }
 
 bool PgInvoiceStore::MarkRetry(int64_t outbox_id, const std::string& error, Time next_attempt_at) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long id = outbox_id;
-    long long next = clock::ToUnixMicros(next_attempt_at);
-    std::string invoice_id;
-    sql << sql::kMarkNotificationRetry, use(error, "error"), use(next, "next"), use(id, "outbox_id"),
-        into(invoice_id);
-    return sql.got_data();
+  return pool_.Transact([&](db::Session& sql) {
+    return !sql.Run(sql::kMarkNotificationRetry, {{"error", error}, {"next", next_attempt_at}, {"outbox_id", outbox_id}})
+                .Empty();
   });
 }
 
 bool PgInvoiceStore::MarkFailed(int64_t outbox_id, const std::string& error, const InvoiceEvent& event) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long id = outbox_id;
-    std::string invoice_id;
-    sql << sql::kMarkNotificationFailed, use(error, "error"), use(id, "outbox_id"), into(invoice_id);
-    if (!sql.got_data()) return false;
+  return pool_.Transact([&](db::Session& sql) {
+    if (sql.Run(sql::kMarkNotificationFailed, {{"error", error}, {"outbox_id", outbox_id}}).Empty()) return false;
     AppendNotificationEvent(sql, event);
     return true;
   });
 }
 
 std::vector<NotificationRecord> PgInvoiceStore::ClaimForSync(Time now, Time next_sync_at, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    long long next_us = clock::ToUnixMicros(next_sync_at);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimForSync, use(next_us, "next_sync"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    return ReadAll(rows, ReadNotification);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll(sql.Run(sql::kClaimForSync, {{"next_sync", next_sync_at}, {"now", now}, {"limit", limit}}),
+                   ReadNotification);
   });
 }
 
 bool PgInvoiceStore::UpdateDelivery(int64_t outbox_id, domain::NotificationState state,
                                     const std::string& failure_reason, std::optional<Time> sent_at,
                                     const InvoiceEvent& event) {
-  return pool_.Transact([&](soci::session& sql) {
+  return pool_.Transact([&](db::Session& sql) {
     const std::string state_name(domain::Name(state));
-    long long id = outbox_id;
-    OptMicros sent(sent_at);
-    std::string invoice_id;
-    sql << sql::kUpdateNotificationDelivery, use(state_name, "state"), use(failure_reason, "failure_reason"),
-        use(sent.value, sent.ind, "sent_at"), use(id, "outbox_id"), into(invoice_id);
-    if (!sql.got_data()) return false;
+    if (sql.Run(sql::kUpdateNotificationDelivery, {{"state", state_name}, {"failure_reason", failure_reason},
+                                                   {"sent_at", sent_at}, {"outbox_id", outbox_id}})
+            .Empty()) {
+      return false;
+    }
     AppendNotificationEvent(sql, event);
     return true;
   });
 }
 
 bool PgInvoiceStore::Requeue(int64_t outbox_id, Time now, const InvoiceEvent& event) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long id = outbox_id;
-    long long now_us = clock::ToUnixMicros(now);
-    std::string invoice_id;
-    sql << sql::kRequeueNotification, use(now_us, "now"), use(id, "outbox_id"), into(invoice_id);
-    if (!sql.got_data()) return false;
+  return pool_.Transact([&](db::Session& sql) {
+    if (sql.Run(sql::kRequeueNotification, {{"now", now}, {"outbox_id", outbox_id}}).Empty()) return false;
     AppendNotificationEvent(sql, event);
     return true;
   });
 }
 
 int64_t PgInvoiceStore::Backlog() {
-  return pool_.Transact([&](soci::session& sql) {
-    long long count = 0;
-    sql << sql::kCountPendingNotifications, into(count);
-    return static_cast<int64_t>(count);
+  return pool_.Transact([&](db::Session& sql) {
+    const db::Result result = sql.Run(sql::kCountPendingNotifications);
+    return static_cast<int64_t>(db::ResultRowReader(result, 0).Int());
   });
 }
 
 std::vector<domain::PayAttempt> PgInvoiceStore::ClaimAttemptsToCheck(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    long long lease_us = clock::ToUnixMicros(lease_until);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimAttemptsToCheck, use(lease_us, "lease_until"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    return ReadAll(rows, ReadAttempt);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll(sql.Run(sql::kClaimAttemptsToCheck, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+                   ReadAttempt);
   });
 }
 
 std::vector<domain::PaymentAction> PgInvoiceStore::ClaimPaymentActions(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    long long lease_us = clock::ToUnixMicros(lease_until);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimPaymentActions, use(lease_us, "lease_until"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    return ReadAll(rows, ReadAction);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll(sql.Run(sql::kClaimPaymentActions, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+                   ReadAction);
   });
 }
 
 void PgInvoiceStore::MarkActionDone(const std::string& action_id, Time now) {
-  pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    sql << sql::kMarkActionDone, use(now_us, "now"), use(action_id, "action_id");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kMarkActionDone, {{"now", now}, {"action_id", action_id}});
   });
 }
 
 void PgInvoiceStore::MarkActionRetry(const std::string& action_id, const std::string& error, Time next_attempt_at) {
-  pool_.Transact([&](soci::session& sql) {
-    long long next = clock::ToUnixMicros(next_attempt_at);
-    sql << sql::kMarkActionRetry, use(next, "next"), use(error, "error"), use(action_id, "action_id");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kMarkActionRetry, {{"next", next_attempt_at}, {"error", error}, {"action_id", action_id}});
   });
 }
 
 void PgInvoiceStore::MarkActionFailed(const std::string& action_id, const std::string& error, Time now) {
-  pool_.Transact([&](soci::session& sql) {
-    long long now_us = clock::ToUnixMicros(now);
-    sql << sql::kMarkActionFailed, use(now_us, "now"), use(error, "error"), use(action_id, "action_id");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kMarkActionFailed, {{"now", now}, {"error", error}, {"action_id", action_id}});
   });
 }
 
