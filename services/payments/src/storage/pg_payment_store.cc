@@ -13,7 +13,6 @@ namespace {
 
 using db::Corrupt;
 using db::Parsed;
-using db::RowReader;
 using domain::IdempotencyKey;
 using domain::Payment;
 using domain::PaymentEvent;
@@ -21,18 +20,9 @@ using domain::Refund;
 using domain::StoredResponse;
 using domain::Time;
 using nlohmann::json;
-using soci::indicator;
-using soci::into;
-using soci::use;
+using Row = db::ResultRowReader;
 
 long long Micros(Time t) { return clock::ToUnixMicros(t); }
-
-// An optional time as a bound value: microseconds and its NULL indicator.
-struct OptMicros {
-  explicit OptMicros(const std::optional<Time>& t) : value(t ? Micros(*t) : 0), ind(t ? soci::i_ok : soci::i_null) {}
-  long long value;
-  indicator ind;
-};
 
 std::map<std::string, std::string> ParseMetadata(const std::string& text) {
   const auto j = json::parse(text, nullptr, false);
@@ -45,8 +35,7 @@ std::map<std::string, std::string> ParseMetadata(const std::string& text) {
   return out;
 }
 
-Payment ReadPayment(const soci::row& row) {
-  RowReader r(row);
+Payment ReadPayment(Row& r) {
   Payment p;
   p.payment_id = r.Str();
   p.caller = r.Str();
@@ -75,8 +64,7 @@ Payment ReadPayment(const soci::row& row) {
   return p;
 }
 
-Refund ReadRefund(const soci::row& row) {
-  RowReader r(row);
+Refund ReadRefund(Row& r) {
   Refund f;
   f.refund_id = r.Str();
   f.payment_id = r.Str();
@@ -94,8 +82,7 @@ Refund ReadRefund(const soci::row& row) {
   return f;
 }
 
-PaymentEvent ReadEvent(const soci::row& row) {
-  RowReader r(row);
+PaymentEvent ReadEvent(Row& r) {
   PaymentEvent e;
   e.event_key = r.Str();
   e.payment_id = r.Str();
@@ -239,8 +226,7 @@ StoredResponse ResponseFrom(const std::string& text) {
   return r;
 }
 
-IdempotencyKey ReadKey(const soci::row& row) {
-  RowReader r(row);
+IdempotencyKey ReadKey(Row& r) {
   IdempotencyKey k;
   k.caller = r.Str();
   k.request_id = r.Str();
@@ -259,78 +245,81 @@ IdempotencyKey ReadKey(const soci::row& row) {
 }
 
 template <typename T, typename F>
-std::vector<T> ReadAll(soci::rowset<soci::row>& rows, F read) {
+std::vector<T> ReadAll(const db::Result& result, F read) {
   std::vector<T> out;
-  for (const auto& row : rows) out.push_back(read(row));
+  out.reserve(static_cast<std::size_t>(result.Rows()));
+  for (int i = 0; i < result.Rows(); ++i) {
+    Row r(result, i);
+    out.push_back(read(r));
+  }
   return out;
+}
+
+// The single number a count(*) statement answers.
+long long Count(const db::Result& result) {
+  if (result.Empty()) Corrupt("a count without a row");
+  return Row(result, 0).Int();
 }
 
 // --- one transaction ---------------------------------------------------------
 
 class PgPaymentTx final : public domain::PaymentTx {
  public:
-  explicit PgPaymentTx(soci::session& sql) : sql_(sql) {}
+  explicit PgPaymentTx(db::Session& sql) : sql_(sql) {}
 
   std::optional<IdempotencyKey> ClaimKey(const IdempotencyKey& k) override {
-    OptMicros locked(k.locked_until);
-    long long now = Micros(k.created_at);
-    int inserted = 0;
-    sql_ << sql::kClaimKey, use(k.caller, "caller"), use(k.request_id, "request_id"), use(k.operation, "operation"),
-        use(k.fingerprint, "fingerprint"), use(locked.value, locked.ind, "locked_until"), use(now, "now"),
-        into(inserted);
-    if (sql_.got_data()) return std::nullopt;
-    soci::row row;
-    sql_ << sql::kLockKey, use(k.caller, "caller"), use(k.request_id, "request_id"), into(row);
-    if (!sql_.got_data()) Corrupt("idempotency conflict without a row");
-    return ReadKey(row);
+    if (!sql_.Run(sql::kClaimKey, {{"caller", k.caller}, {"request_id", k.request_id}, {"operation", k.operation},
+                                   {"fingerprint", k.fingerprint}, {"locked_until", k.locked_until},
+                                   {"now", k.created_at}})
+             .Empty()) {
+      return std::nullopt;
+    }
+    const db::Result stored = sql_.Run(sql::kLockKey, {{"caller", k.caller}, {"request_id", k.request_id}});
+    if (stored.Empty()) Corrupt("idempotency conflict without a row");
+    Row r(stored, 0);
+    return ReadKey(r);
   }
 
   void SetKeyLock(const std::string& caller, const std::string& request_id,
                   std::optional<Time> locked_until) override {
-    OptMicros locked(locked_until);
-    sql_ << sql::kSetKeyLock, use(locked.value, locked.ind, "locked_until"), use(caller, "caller"),
-        use(request_id, "request_id");
+    sql_.Run(sql::kSetKeyLock, {{"locked_until", locked_until}, {"caller", caller}, {"request_id", request_id}});
   }
 
   void SetKeyResource(const std::string& caller, const std::string& request_id, const std::string& payment_id,
                       const std::string& refund_id) override {
-    sql_ << sql::kSetKeyResource, use(payment_id, "payment_id"), use(refund_id, "refund_id"), use(caller, "caller"),
-        use(request_id, "request_id");
+    sql_.Run(sql::kSetKeyResource,
+             {{"payment_id", payment_id}, {"refund_id", refund_id}, {"caller", caller}, {"request_id", request_id}});
   }
 
   void SetKeyRecoveryPoint(const std::string& caller, const std::string& request_id,
                            const std::string& recovery_point) override {
-    sql_ << sql::kSetKeyRecoveryPoint, use(recovery_point, "recovery_point"), use(caller, "caller"),
-        use(request_id, "request_id");
+    sql_.Run(sql::kSetKeyRecoveryPoint,
+             {{"recovery_point", recovery_point}, {"caller", caller}, {"request_id", request_id}});
   }
 
   void FinishKey(const std::string& caller, const std::string& request_id, const StoredResponse& response,
                  Time now) override {
     const std::string body = ResponseJson(response);
-    long long now_us = Micros(now);
-    sql_ << sql::kFinishKey, use(body, "response"), use(now_us, "now"), use(caller, "caller"),
-        use(request_id, "request_id");
+    sql_.Run(sql::kFinishKey, {{"response", body}, {"now", now}, {"caller", caller}, {"request_id", request_id}});
   }
 
   std::optional<IdempotencyKey> LockOpenCreateKey(const std::string& payment_id) override {
-    soci::row row;
-    sql_ << sql::kLockOpenCreateKey, use(payment_id, "payment_id"), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadKey(row);
+    const db::Result result = sql_.Run(sql::kLockOpenCreateKey, {{"payment_id", payment_id}});
+    if (result.Empty()) return std::nullopt;
+    Row r(result, 0);
+    return ReadKey(r);
   }
 
   void InsertPayment(const Payment& p) override {
     const std::string kind(domain::Name(p.method_kind));
     const std::string status(domain::Name(p.status));
     const std::string metadata = json(p.metadata).dump();
-    long long amount = p.amount.amount_minor;
-    long long created = Micros(p.created_at);
-    OptMicros sweep(p.next_sweep_at);
-    sql_ << sql::kInsertPayment, use(p.payment_id, "payment_id"), use(p.caller, "caller"),
-        use(p.request_id, "request_id"), use(p.invoice_id, "invoice_id"), use(amount, "amount_minor"),
-        use(p.amount.currency, "currency"), use(kind, "method_kind"), use(p.method_id, "method_id"),
-        use(p.return_url, "return_url"), use(p.description, "description"), use(metadata, "metadata"),
-        use(status, "status"), use(sweep.value, sweep.ind, "next_sweep_at"), use(created, "created_at");
+    sql_.Run(sql::kInsertPayment,
+             {{"payment_id", p.payment_id}, {"caller", p.caller}, {"request_id", p.request_id},
+              {"invoice_id", p.invoice_id}, {"amount_minor", p.amount.amount_minor}, {"currency", p.amount.currency},
+              {"method_kind", kind}, {"method_id", p.method_id}, {"return_url", p.return_url},
+              {"description", p.description}, {"metadata", metadata}, {"status", status},
+              {"next_sweep_at", p.next_sweep_at}, {"created_at", p.created_at}});
   }
 
   std::optional<Payment> FindPayment(const std::string& payment_id) override {
@@ -349,17 +338,13 @@ class PgPaymentTx final : public domain::PaymentTx {
   void UpdatePayment(const Payment& p) override {
     const std::string status(domain::Name(p.status));
     const std::string reason(domain::Name(p.cancellation_reason));
-    long long received = p.amount_received_minor;
-    long long refunded = p.amount_refunded_minor;
-    OptMicros abandoned(p.abandoned_at);
-    OptMicros sweep(p.next_sweep_at);
-    long long updated = Micros(p.updated_at);
-    sql_ << sql::kUpdatePayment, use(status, "status"), use(p.payment_intent_id, "payment_intent_id"),
-        use(p.client_secret, "client_secret"), use(p.failure.code, "failure_code"),
-        use(p.failure.decline_code, "failure_decline_code"), use(p.failure.message, "failure_message"),
-        use(received, "amount_received_minor"), use(refunded, "amount_refunded_minor"),
-        use(abandoned.value, abandoned.ind, "abandoned_at"), use(reason, "cancellation_reason"),
-        use(sweep.value, sweep.ind, "next_sweep_at"), use(updated, "updated_at"), use(p.payment_id, "payment_id");
+    sql_.Run(sql::kUpdatePayment,
+             {{"status", status}, {"payment_intent_id", p.payment_intent_id}, {"client_secret", p.client_secret},
+              {"failure_code", p.failure.code}, {"failure_decline_code", p.failure.decline_code},
+              {"failure_message", p.failure.message}, {"amount_received_minor", p.amount_received_minor},
+              {"amount_refunded_minor", p.amount_refunded_minor}, {"abandoned_at", p.abandoned_at},
+              {"cancellation_reason", reason}, {"next_sweep_at", p.next_sweep_at}, {"updated_at", p.updated_at},
+              {"payment_id", p.payment_id}});
   }
 
   std::vector<Payment> ListPayments(const domain::PaymentFilter& f, const std::optional<domain::PaymentCursor>& after,
@@ -367,23 +352,21 @@ class PgPaymentTx final : public domain::PaymentTx {
     const std::string status = f.status ? std::string(domain::Name(*f.status)) : "";
     long long cursor_us = after ? Micros(after->created_at) : 253402300799000000LL;
     const std::string cursor_id = after ? after->payment_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
-    soci::rowset<soci::row> rows =
-        (sql_.prepare << sql::kListPayments, use(f.invoice_id, "invoice_id"), use(status, "status"),
-         use(cursor_us, "cursor_us"), use(cursor_id, "cursor_id"), use(limit, "limit"));
-    return ReadAll<Payment>(rows, ReadPayment);
+    return ReadAll<Payment>(sql_.Run(sql::kListPayments, {{"invoice_id", f.invoice_id}, {"status", status},
+                                                          {"cursor_us", cursor_us}, {"cursor_id", cursor_id},
+                                                          {"limit", limit}}),
+                            ReadPayment);
   }
 
   void InsertRefund(const Refund& r, std::optional<Time> next_attempt_at) override {
     const std::string status(domain::Name(r.status));
     const std::string reason(domain::Name(r.reason));
     const std::string automatic = r.automatic ? "true" : "false";
-    long long amount = r.amount.amount_minor;
-    long long created = Micros(r.created_at);
-    OptMicros next(next_attempt_at);
-    sql_ << sql::kInsertRefund, use(r.refund_id, "refund_id"), use(r.payment_id, "payment_id"),
-        use(r.caller, "caller"), use(r.request_id, "request_id"), use(amount, "amount_minor"),
-        use(r.amount.currency, "currency"), use(status, "status"), use(reason, "reason"),
-        use(automatic, "automatic"), use(next.value, next.ind, "next_attempt_at"), use(created, "created_at");
+    sql_.Run(sql::kInsertRefund,
+             {{"refund_id", r.refund_id}, {"payment_id", r.payment_id}, {"caller", r.caller},
+              {"request_id", r.request_id}, {"amount_minor", r.amount.amount_minor}, {"currency", r.amount.currency},
+              {"status", status}, {"reason", reason}, {"automatic", automatic}, {"next_attempt_at", next_attempt_at},
+              {"created_at", r.created_at}});
   }
 
   std::optional<Refund> LockRefund(const std::string& refund_id) override {
@@ -395,54 +378,47 @@ class PgPaymentTx final : public domain::PaymentTx {
 
   void UpdateRefund(const Refund& r, std::optional<Time> next_attempt_at) override {
     const std::string status(domain::Name(r.status));
-    OptMicros next(next_attempt_at);
-    long long updated = Micros(r.updated_at);
-    sql_ << sql::kUpdateRefund, use(status, "status"), use(r.provider_refund_id, "provider_refund_id"),
-        use(r.failure_reason, "failure_reason"), use(next.value, next.ind, "next_attempt_at"),
-        use(updated, "updated_at"), use(r.refund_id, "refund_id");
+    sql_.Run(sql::kUpdateRefund, {{"status", status}, {"provider_refund_id", r.provider_refund_id},
+                                  {"failure_reason", r.failure_reason}, {"next_attempt_at", next_attempt_at},
+                                  {"updated_at", r.updated_at}, {"refund_id", r.refund_id}});
   }
 
   std::vector<Refund> ListRefunds(const std::string& payment_id) override {
-    soci::rowset<soci::row> rows = (sql_.prepare << sql::kListRefunds, use(payment_id, "payment_id"));
-    return ReadAll<Refund>(rows, ReadRefund);
+    return ReadAll<Refund>(sql_.Run(sql::kListRefunds, {{"payment_id", payment_id}}), ReadRefund);
   }
 
   bool InsertStripeEvent(const domain::StripeEvent& e, Time received_at) override {
-    std::string object_id = e.intent ? e.intent->id : e.refund ? e.refund->id : e.charge_payment_intent;
-    long long created = Micros(e.created);
-    long long received = Micros(received_at);
-    int inserted = 0;
-    sql_ << sql::kInsertStripeEvent, use(e.id, "event_id"), use(e.type, "type"), use(object_id, "object_id"),
-        use(created, "created"), use(received, "received"), into(inserted);
-    return sql_.got_data();
+    const std::string object_id = e.intent ? e.intent->id : e.refund ? e.refund->id : e.charge_payment_intent;
+    return !sql_.Run(sql::kInsertStripeEvent, {{"event_id", e.id}, {"type", e.type}, {"object_id", object_id},
+                                               {"created", e.created}, {"received", received_at}})
+                .Empty();
   }
 
   void QueueEvent(const PaymentEvent& e) override {
     const std::string status(domain::Name(e.status));
-    long long amount = e.amount_received.amount_minor;
-    long long occurred = Micros(e.occurred_at);
-    sql_ << sql::kQueueEvent, use(e.event_key, "event_key"), use(e.payment_id, "payment_id"),
-        use(e.invoice_id, "invoice_id"), use(e.payment_intent_id, "payment_intent_id"), use(status, "status"),
-        use(amount, "amount_received_minor"), use(e.amount_received.currency, "currency"),
-        use(e.failure_code, "failure_code"), use(e.failure_message, "failure_message"),
-        use(occurred, "occurred_at");
+    sql_.Run(sql::kQueueEvent,
+             {{"event_key", e.event_key}, {"payment_id", e.payment_id}, {"invoice_id", e.invoice_id},
+              {"payment_intent_id", e.payment_intent_id}, {"status", status},
+              {"amount_received_minor", e.amount_received.amount_minor}, {"currency", e.amount_received.currency},
+              {"failure_code", e.failure_code}, {"failure_message", e.failure_message},
+              {"occurred_at", e.occurred_at}});
   }
 
  private:
   std::optional<Payment> One(const char* query, const char* name, const std::string& value) {
-    soci::row row;
-    sql_ << query, use(value, name), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadPayment(row);
+    const db::Result result = sql_.Run(query, {{name, value}});
+    if (result.Empty()) return std::nullopt;
+    Row r(result, 0);
+    return ReadPayment(r);
   }
   std::optional<Refund> OneRefund(const char* query, const char* name, const std::string& value) {
-    soci::row row;
-    sql_ << query, use(value, name), into(row);
-    if (!sql_.got_data()) return std::nullopt;
-    return ReadRefund(row);
+    const db::Result result = sql_.Run(query, {{name, value}});
+    if (result.Empty()) return std::nullopt;
+    Row r(result, 0);
+    return ReadRefund(r);
   }
 
-  soci::session& sql_;
+  db::Session& sql_;
 };
 
 }  // namespace
@@ -452,36 +428,29 @@ void PgPaymentStore::InTransaction(const std::function<void(domain::PaymentTx&)>
   // first (the same PaymentIntent seen by a webhook and a call): running the
   // whole function again sees that row. Nothing ran outside the rolled-back
   // transaction, so that is safe.
-  db::TransactRetryingConflicts(pool_, [&](soci::session& session) {
+  db::TransactRetryingConflicts(pool_, [&](db::Session& session) {
     PgPaymentTx tx(session);
     fn(tx);
   });
 }
 
 std::vector<Payment> PgPaymentStore::ClaimSweep(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = Micros(now);
-    long long lease_us = Micros(lease_until);
-    std::vector<Payment> candidates;
-    {
-      soci::rowset<soci::row> rows = (sql.prepare << sql::kSweepCandidates, use(now_us, "now"), use(limit, "limit"));
-      candidates = ReadAll<Payment>(rows, ReadPayment);
-    }
+  return pool_.Transact([&](db::Session& sql) {
+    const std::vector<Payment> candidates =
+        ReadAll<Payment>(sql.Run(sql::kSweepCandidates, {{"now", now}, {"limit", limit}}), ReadPayment);
     std::vector<Payment> claimed;
-    for (auto& p : candidates) {
-      long long open = 0;
-      sql << sql::kCountOpenCreateKeys, use(p.payment_id, "payment_id"), into(open);
+    for (const auto& p : candidates) {
+      const long long open = Count(sql.Run(sql::kCountOpenCreateKeys, {{"payment_id", p.payment_id}}));
       if (open > 0) {
-        long long taken = 0;
-        sql << sql::kLockCreateKeyForSweep, use(lease_us, "lease_until"), use(p.payment_id, "payment_id"),
-            use(now_us, "now"), into(taken);
+        const long long taken = Count(sql.Run(
+            sql::kLockCreateKeyForSweep, {{"lease_until", lease_until}, {"payment_id", p.payment_id}, {"now", now}}));
         if (taken == 0) {
           // Its call is in flight: not ours to touch until its lock runs out.
-          sql << sql::kDeferSweepToKeyLock, use(p.payment_id, "payment_id");
+          sql.Run(sql::kDeferSweepToKeyLock, {{"payment_id", p.payment_id}});
           continue;
         }
       }
-      sql << sql::kSetNextSweep, use(lease_us, "next_sweep_at"), use(p.payment_id, "payment_id");
+      sql.Run(sql::kSetNextSweep, {{"next_sweep_at", lease_until}, {"payment_id", p.payment_id}});
       claimed.push_back(p);
     }
     return claimed;
@@ -489,29 +458,22 @@ std::vector<Payment> PgPaymentStore::ClaimSweep(Time now, Time lease_until, int 
 }
 
 void PgPaymentStore::ReleaseSweep(const std::string& payment_id, Time lease_until) {
-  pool_.Transact([&](soci::session& sql) {
-    long long lease_us = Micros(lease_until);
-    sql << sql::kReleaseCreateKey, use(payment_id, "payment_id"), use(lease_us, "lease_until");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kReleaseCreateKey, {{"payment_id", payment_id}, {"lease_until", lease_until}});
   });
 }
 
 std::vector<Refund> PgPaymentStore::ClaimRefunds(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = Micros(now);
-    long long lease_us = Micros(lease_until);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimRefunds, use(lease_us, "lease_until"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    return ReadAll<Refund>(rows, ReadRefund);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll<Refund>(
+        sql.Run(sql::kClaimRefunds, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}), ReadRefund);
   });
 }
 
 std::vector<PaymentEvent> PgPaymentStore::ClaimEvents(Time now, Time lease_until, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long now_us = Micros(now);
-    long long lease_us = Micros(lease_until);
-    soci::rowset<soci::row> rows = (sql.prepare << sql::kClaimEvents, use(lease_us, "lease_until"),
-                                    use(now_us, "now"), use(limit, "limit"));
-    auto events = ReadAll<PaymentEvent>(rows, ReadEvent);
+  return pool_.Transact([&](db::Session& sql) {
+    auto events = ReadAll<PaymentEvent>(
+        sql.Run(sql::kClaimEvents, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}), ReadEvent);
     // RETURNING keeps no order; the outbox's order.
     std::sort(events.begin(), events.end(), [](const PaymentEvent& a, const PaymentEvent& b) { return a.seq < b.seq; });
     return events;
@@ -519,39 +481,30 @@ std::vector<PaymentEvent> PgPaymentStore::ClaimEvents(Time now, Time lease_until
 }
 
 void PgPaymentStore::MarkEventDelivered(const std::string& event_key, Time now) {
-  pool_.Transact([&](soci::session& sql) {
-    long long now_us = Micros(now);
-    sql << sql::kMarkEventDelivered, use(now_us, "now"), use(event_key, "event_key");
+  pool_.Transact([&](db::Session& sql) { sql.Run(sql::kMarkEventDelivered, {{"now", now}, {"event_key", event_key}});
   });
 }
 
 void PgPaymentStore::MarkEventRetry(const std::string& event_key, const std::string& error, Time next_attempt_at) {
-  pool_.Transact([&](soci::session& sql) {
-    long long next = Micros(next_attempt_at);
-    sql << sql::kMarkEventRetry, use(next, "next_attempt_at"), use(error, "error"), use(event_key, "event_key");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kMarkEventRetry, {{"next_attempt_at", next_attempt_at}, {"error", error}, {"event_key", event_key}});
   });
 }
 
 void PgPaymentStore::MarkEventRejected(const std::string& event_key, const std::string& error, Time now) {
-  pool_.Transact([&](soci::session& sql) {
-    long long now_us = Micros(now);
-    sql << sql::kMarkEventRejected, use(error, "error"), use(now_us, "now"), use(event_key, "event_key");
+  pool_.Transact([&](db::Session& sql) {
+    sql.Run(sql::kMarkEventRejected, {{"error", error}, {"now", now}, {"event_key", event_key}});
   });
 }
 
 int64_t PgPaymentStore::EventBacklog() {
-  return pool_.Transact([&](soci::session& sql) {
-    long long n = 0;
-    sql << sql::kEventBacklog, into(n);
-    return static_cast<int64_t>(n);
+  return pool_.Transact([&](db::Session& sql) { return static_cast<int64_t>(Count(sql.Run(sql::kEventBacklog)));
   });
 }
 
 std::vector<domain::PaymentStore::Unresolved> PgPaymentStore::UnresolvedPayments() {
-  return pool_.Transact([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = sql.prepare << sql::kUnresolvedPayments;
-    return ReadAll<Unresolved>(rows, [](const soci::row& row) {
-      RowReader r(row);
+  return pool_.Transact([&](db::Session& sql) {
+    return ReadAll<Unresolved>(sql.Run(sql::kUnresolvedPayments), [](Row& r) {
       Unresolved u;
       u.status = Parsed(domain::ParsePaymentStatus(r.Str()), "payment status");
       u.count = r.Int();
@@ -562,11 +515,8 @@ std::vector<domain::PaymentStore::Unresolved> PgPaymentStore::UnresolvedPayments
 }
 
 int PgPaymentStore::ReapKeys(Time before, int limit) {
-  return pool_.Transact([&](soci::session& sql) {
-    long long before_us = Micros(before);
-    long long n = 0;
-    sql << sql::kReapKeys, use(before_us, "before"), use(limit, "limit"), into(n);
-    return static_cast<int>(n);
+  return pool_.Transact([&](db::Session& sql) {
+    return static_cast<int>(Count(sql.Run(sql::kReapKeys, {{"before", before}, {"limit", limit}})));
   });
 }
 
