@@ -13,6 +13,11 @@
 namespace billing::db {
 namespace {
 
+// PostgreSQL's answer when a prepared statement's result columns changed
+// under it (plancache.c); SQLSTATE 0A000 alone covers much else.
+constexpr char kFeatureNotSupported[] = "0A000";
+constexpr char kStalePlanMessage[] = "cached plan must not change result type";
+
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
 
 // Throws what SOCI would for the same failure: postgresql_soci_error with
@@ -27,7 +32,21 @@ bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 
   throw soci::soci_error(message);
 }
 
+bool IsStalePlan(const PGresult* result) {
+  if (result == nullptr) return false;
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const char* message = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+  return state != nullptr && message != nullptr && std::strcmp(state, kFeatureNotSupported) == 0 &&
+         std::strstr(message, kStalePlanMessage) != nullptr;
+}
+
 }  // namespace
+
+bool IsStalePlan(const std::exception& e) {
+  const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+  return pg != nullptr && pg->sqlstate() == kFeatureNotSupported &&
+         std::string_view(pg->get_error_message()).find(kStalePlanMessage) != std::string_view::npos;
+}
 
 Placeholders TranslatePlaceholders(std::string_view query) {
   Placeholders out;
@@ -137,7 +156,7 @@ const Session::Prepared& Session::Prepare(const char* query) {
   PGconn* conn = Conn();
   Placeholders translated = TranslatePlaceholders(query);
   // Named apart from SOCI's own statements ("st_1", ...).
-  Prepared prepared{"billing_" + std::to_string(prepared_.size() + 1), std::move(translated.names)};
+  Prepared prepared{"billing_" + std::to_string(++statements_named_), std::move(translated.names)};
   const Result result(PQprepare(conn, prepared.name.c_str(), translated.text.c_str(),
                                 static_cast<int>(prepared.params.size()), nullptr));
   if (result.get() == nullptr || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
@@ -171,7 +190,10 @@ Result Session::Run(const char* query, std::initializer_list<Arg> args) {
   PGconn* conn = Conn();
   Result result(PQexecPrepared(conn, prepared.name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0));
   const ExecStatusType status = result.get() == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) ThrowFailure(conn, result.get(), "statement failed:");
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    if (IsStalePlan(result.get())) prepared_.erase(query);  // `prepared` dangles from here
+    ThrowFailure(conn, result.get(), "statement failed:");
+  }
   return result;
 }
 

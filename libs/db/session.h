@@ -4,6 +4,7 @@
 #include <soci/soci.h>
 
 #include <cstddef>
+#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -36,6 +37,10 @@ struct Placeholders {
   std::vector<std::string> names;
 };
 Placeholders TranslatePlaceholders(std::string_view query);
+
+// True for PostgreSQL's refusal of a prepared statement whose result
+// columns a schema change altered (see Session::Run).
+bool IsStalePlan(const std::exception& e);
 
 // One bound value, by the name of its placeholder. Text values are not
 // copied: the caller's string must outlive the Run call (arguments written
@@ -116,6 +121,12 @@ class Session : public soci::session {
   // are thrown as SOCI's (soci::postgresql_soci_error with the SQLSTATE), so
   // Pool's retries and db::Classify treat both paths alike. A missing or
   // unknown argument name is a programming error (std::logic_error).
+  //
+  // A migration run by another replica can change what a prepared
+  // statement returns; PostgreSQL then refuses it ("cached plan must not
+  // change result type"). Run forgets the statement, so it is prepared
+  // afresh next time, and Classify calls the failure kStalePlan, which the
+  // pool retries like a serialization failure.
   Result Run(const char* query, std::initializer_list<Arg> args = {});
 
   // How many statements this connection has prepared (for tests and the
@@ -133,6 +144,9 @@ class Session : public soci::session {
   // By the query's text, not its address: the same text from two constants
   // is one statement, and a text built at run time cannot alias another.
   std::unordered_map<std::string, Prepared> prepared_;
+  // Names are never reused on a connection: a statement forgotten after a
+  // schema change may still exist on the server under its old name.
+  std::size_t statements_named_ = 0;
 };
 
 }  // namespace billing::db

@@ -271,5 +271,29 @@ TEST_F(SessionTest, AReconnectedSessionPreparesAfresh) {
   });
 }
 
+// Another replica's migration changes what a prepared statement returns:
+// PostgreSQL refuses the old statement, the session forgets it, and the
+// pool runs the transaction (or the read) again, which prepares afresh.
+constexpr char kSelectAll[] = "SELECT * FROM kv WHERE id = :id";
+
+TEST_F(SessionTest, AStatementOutdatedByASchemaChangeIsPreparedAfresh) {
+  Pool pool({.url = db_.url(), .size = 1});
+  pool.Transact([&](Session& sql) { sql.Run(kInsertRow, {{"id", 1}, {"name", "x"}, {"at", 5}}); });
+  auto columns = [](const Result& r) { return PQnfields(r.get()); };
+  EXPECT_EQ(pool.Read([&](Session& sql) { return columns(sql.Run(kSelectAll, {{"id", 1}})); }), 3);
+  ExecSql(db_.url(), "ALTER TABLE kv ADD COLUMN extra INT");
+  int runs = 0;
+  EXPECT_EQ(pool.Transact([&](Session& sql) {
+    ++runs;
+    sql.Run(kInsertRow, {{"id", 2}, {"name", "y"}, {"at", 6}});
+    return columns(sql.Run(kSelectAll, {{"id", 1}}));
+  }),
+            4);
+  EXPECT_EQ(runs, 2) << "the refused run rolled back and ran again";
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM kv"), 2);
+  ExecSql(db_.url(), "ALTER TABLE kv DROP COLUMN extra");
+  EXPECT_EQ(pool.Read([&](Session& sql) { return columns(sql.Run(kSelectAll, {{"id", 1}})); }), 3);
+}
+
 }  // namespace
 }  // namespace billing::db
