@@ -52,8 +52,10 @@ void GrpcServer::Build(Listener& listener) {
   // (default 2): under load every other handler thread exited after its call
   // and a new one was created for the next, which a profile of GetInvoice
   // showed as thread creation, stack unmapping and TLB flushes on every
-  // call. Up to max_threads may now wait; idle ones still retire after the
-  // poll timeout, down to MIN_POLLERS, so an idle service keeps few threads.
+  // call. Up to max_threads may now wait, so the threads a burst created
+  // stay as a pool (gRPC retires a waiting thread only above MAX_POLLERS):
+  // in the benchmark invoice went from 16 threads idle to 38 under load and
+  // kept them, with its peak RSS unchanged (31 MB).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options_.max_threads);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.RegisterService(listener.health.get());
