@@ -60,7 +60,7 @@ Failure Classify(const std::exception& e, soci::session* session) {
   if (state == "23505") return Failure::kUniqueViolation;
   if (state == "40001" || state == "40P01") return Failure::kSerialization;
   if (state == "55P03") return Failure::kLockNotAvailable;
-  if (IsStalePlan(e)) return Failure::kStalePlan;
+  if (dynamic_cast<const StalePlanError*>(&e) != nullptr) return Failure::kStalePlan;
   if (state == "57014") return Failure::kTimeout;
   if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
     return Failure::kConnection;

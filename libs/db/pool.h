@@ -39,7 +39,7 @@ enum class Failure {
   kUniqueViolation,    // 23505
   kSerialization,      // 40001, 40P01: the server rolled back; safe to retry
   kLockNotAvailable,   // 55P03
-  kStalePlan,          // a prepared statement outdated by a schema change: nothing applied, safe to retry
+  kStalePlan,          // StalePlanError: a prepared statement outdated or gone; nothing applied, safe to retry
   kTimeout,            // 57014 statement_timeout / canceled
   kConnection,         // the connection is gone (08xxx, or PQstatus bad)
   kOther,

@@ -13,40 +13,40 @@
 namespace billing::db {
 namespace {
 
-// PostgreSQL's answer when a prepared statement's result columns changed
-// under it (plancache.c); SQLSTATE 0A000 alone covers much else.
-constexpr char kFeatureNotSupported[] = "0A000";
-constexpr char kStalePlanMessage[] = "cached plan must not change result type";
-
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// A prepared statement the server refuses for this session's sake, not the
+// statement's: its plan cache rejected it after a schema change (0A000
+// raised by RevalidateCachedQuery; the function name, unlike the message,
+// does not depend on the server's language), or the statement is gone
+// (26000).
+bool IsStalePlan(const PGresult* result) {
+  if (result == nullptr) return false;
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  if (state == nullptr) return false;
+  if (std::strcmp(state, "26000") == 0) return true;
+  const char* function = PQresultErrorField(result, PG_DIAG_SOURCE_FUNCTION);
+  return std::strcmp(state, "0A000") == 0 && function != nullptr &&
+         std::strcmp(function, "RevalidateCachedQuery") == 0;
+}
 
 // Throws what SOCI would for the same failure: postgresql_soci_error with
 // the SQLSTATE when the server sent one (Classify reads it), else a plain
-// soci_error (Classify then looks at the connection).
-[[noreturn]] void ThrowFailure(PGconn* conn, const PGresult* result, const char* what) {
+// soci_error (Classify then looks at the connection). `what` names the
+// statement, never its values.
+[[noreturn]] void ThrowFailure(PGconn* conn, const PGresult* result, const std::string& what, bool stale) {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string message = what;
   const char* detail = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
   if (detail != nullptr && *detail != '\0') message += std::string(" ") + detail;
-  if (state != nullptr && std::strlen(state) == 5) throw soci::postgresql_soci_error(message, state);
+  if (state != nullptr && std::strlen(state) == 5) {
+    if (stale) throw StalePlanError(message, state);
+    throw soci::postgresql_soci_error(message, state);
+  }
   throw soci::soci_error(message);
 }
 
-bool IsStalePlan(const PGresult* result) {
-  if (result == nullptr) return false;
-  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-  const char* message = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-  return state != nullptr && message != nullptr && std::strcmp(state, kFeatureNotSupported) == 0 &&
-         std::strstr(message, kStalePlanMessage) != nullptr;
-}
-
 }  // namespace
-
-bool IsStalePlan(const std::exception& e) {
-  const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
-  return pg != nullptr && pg->sqlstate() == kFeatureNotSupported &&
-         std::string_view(pg->get_error_message()).find(kStalePlanMessage) != std::string_view::npos;
-}
 
 Placeholders TranslatePlaceholders(std::string_view query) {
   Placeholders out;
@@ -151,33 +151,43 @@ PGconn* Session::Conn() {
   return backend->conn_;
 }
 
-const Session::Prepared& Session::Prepare(const char* query) {
-  if (auto it = prepared_.find(query); it != prepared_.end()) return it->second;
-  PGconn* conn = Conn();
-  Placeholders translated = TranslatePlaceholders(query);
-  // Named apart from SOCI's own statements ("st_1", ...).
-  Prepared prepared{"billing_" + std::to_string(++statements_named_), std::move(translated.names)};
-  const Result result(PQprepare(conn, prepared.name.c_str(), translated.text.c_str(),
-                                static_cast<int>(prepared.params.size()), nullptr));
-  if (result.get() == nullptr || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    ThrowFailure(conn, result.get(), "cannot prepare a statement:");
-  }
-  // A prepared statement belongs to the session, not to the transaction: a
-  // later rollback keeps it, so it is cached only once the server has it.
-  return prepared_.emplace(query, std::move(prepared)).first->second;
+std::size_t Session::PreparedCount() const {
+  std::size_t n = 0;
+  for (const auto& [query, statement] : statements_) n += statement.name.empty() ? 0 : 1;
+  return n;
 }
 
-Result Session::Run(const char* query, std::initializer_list<Arg> args) {
-  const Prepared& prepared = Prepare(query);
-  const std::size_t n = prepared.params.size();
+Session::Statement& Session::Translated(const char* query) {
+  if (auto it = statements_.find(query); it != statements_.end()) return it->second;
+  return statements_.emplace(query, Statement{TranslatePlaceholders(query), {}}).first->second;
+}
+
+void Session::Prepare(Statement& statement) {
+  if (!statement.name.empty()) return;
+  PGconn* conn = Conn();
+  // Named apart from SOCI's own statements ("st_1", ...).
+  std::string name = "billing_" + std::to_string(++statements_named_);
+  const Result result(PQprepare(conn, name.c_str(), statement.sql.text.c_str(),
+                                static_cast<int>(statement.sql.names.size()), nullptr));
+  if (result.get() == nullptr || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    ThrowFailure(conn, result.get(), "cannot prepare statement " + name + ":", false);
+  }
+  // A prepared statement belongs to the session, not to the transaction: a
+  // later rollback keeps it, so it is named here only once the server has it.
+  statement.name = std::move(name);
+}
+
+Result Session::Run(const char* query, std::initializer_list<Arg> args, Planning planning) {
+  Statement& statement = Translated(query);
+  const std::vector<std::string>& params = statement.sql.names;
+  const std::size_t n = params.size();
   std::vector<const char*> values(n, nullptr);
   std::vector<bool> given(n, false);
   for (const Arg& arg : args) {
-    const auto it = std::find(prepared.params.begin(), prepared.params.end(), arg.name());
-    if (it == prepared.params.end()) {
-      throw std::logic_error("the statement has no placeholder :" + std::string(arg.name()));
-    }
-    const auto index = static_cast<std::size_t>(it - prepared.params.begin());
+    const auto it = std::find(params.begin(), params.end(), arg.name());
+    if (it == params.end()) throw std::logic_error("the statement has no placeholder :" + std::string(arg.name()));
+    const auto index = static_cast<std::size_t>(it - params.begin());
+    if (given[index]) throw std::logic_error("two values for :" + std::string(arg.name()));
     if (arg.text() != nullptr && std::strlen(arg.text()) != arg.size()) {
       throw std::invalid_argument("the value of :" + std::string(arg.name()) + " holds a NUL byte");
     }
@@ -185,14 +195,29 @@ Result Session::Run(const char* query, std::initializer_list<Arg> args) {
     given[index] = true;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    if (!given[i]) throw std::logic_error("no value for :" + prepared.params[i]);
+    if (!given[i]) throw std::logic_error("no value for :" + params[i]);
   }
   PGconn* conn = Conn();
-  Result result(PQexecPrepared(conn, prepared.name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0));
+  if (planning == Planning::kPerCall) {
+    Result result(PQexecParams(conn, statement.sql.text.c_str(), static_cast<int>(n), nullptr, values.data(), nullptr,
+                               nullptr, 0));
+    const ExecStatusType status = result.get() == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ThrowFailure(conn, result.get(), "statement failed:", false);
+    }
+    return result;
+  }
+  Prepare(statement);
+  Result result(PQexecPrepared(conn, statement.name.c_str(), static_cast<int>(n), values.data(), nullptr, nullptr, 0));
   const ExecStatusType status = result.get() == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    if (IsStalePlan(result.get())) prepared_.erase(query);  // `prepared` dangles from here
-    ThrowFailure(conn, result.get(), "statement failed:");
+    const std::string what = "statement " + statement.name + " failed:";
+    const bool stale = IsStalePlan(result.get());
+    // A schema change outdates every statement over the changed table at
+    // once: forget them all, so one retry prepares each afresh. The old
+    // ones stay on the server under names never used again.
+    if (stale) statements_.clear();  // `statement` dangles from here
+    ThrowFailure(conn, result.get(), what, stale);
   }
   return result;
 }

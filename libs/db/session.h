@@ -1,6 +1,7 @@
 #pragma once
 
 #include <libpq-fe.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 
 #include <cstddef>
@@ -29,18 +30,27 @@
 // infers the same parameter types.
 namespace billing::db {
 
-// The `:name` placeholders of `query` rewritten to `$1..$n` (a name used
-// twice is one parameter), by SOCI's rules: `::` is a cast, and nothing
-// inside single quotes is a placeholder.
+// The `:name` placeholders of `query` rewritten to `$1..$n`: `::` is a cast,
+// and nothing inside single quotes is a placeholder, as with SOCI. Unlike
+// SOCI, a name used twice is one parameter, so the server gives it one type
+// (from its first use): write `CAST(:x AS UUID)` where a repeated name meets
+// columns of different types.
 struct Placeholders {
   std::string text;
   std::vector<std::string> names;
 };
 Placeholders TranslatePlaceholders(std::string_view query);
 
-// True for PostgreSQL's refusal of a prepared statement whose result
-// columns a schema change altered (see Session::Run).
-bool IsStalePlan(const std::exception& e);
+// PostgreSQL refused one of this connection's prepared statements: a
+// schema change altered what it returns (SQLSTATE 0A000 from the plan
+// cache), or the server no longer has it (26000, after a DISCARD ALL by a
+// pooler). The transaction is aborted with nothing applied, and the session
+// has already forgotten every statement, so running it again is safe and
+// prepares afresh (db::Classify: Failure::kStalePlan).
+class StalePlanError : public soci::postgresql_soci_error {
+ public:
+  using soci::postgresql_soci_error::postgresql_soci_error;
+};
 
 // One bound value, by the name of its placeholder. Text values are not
 // copied: the caller's string must outlive the Run call (arguments written
@@ -57,6 +67,8 @@ class Arg {
   Arg(std::string_view name, const std::optional<T>& value) : name_(name) {
     if (value) *this = Arg(name, *value);
   }
+  // A temporary string would be gone before the statement runs.
+  Arg(std::string_view name, std::string&& value) = delete;
   // A time as int64 Unix microseconds, the storage layer's convention.
   Arg(std::string_view name, clock::Time value) : Arg(name, clock::ToUnixMicros(value)) {}
   Arg(std::string_view name, bool value) = delete;  // say 1 or 0 (or TRUE/FALSE in the SQL)
@@ -116,36 +128,40 @@ class Session : public soci::session {
  public:
   explicit Session(const std::string& conninfo);
 
-  // Runs `query` (an SQL constant with `:name` placeholders) with `args`,
-  // one per placeholder, as this connection's prepared statement. Errors
-  // are thrown as SOCI's (soci::postgresql_soci_error with the SQLSTATE), so
-  // Pool's retries and db::Classify treat both paths alike. A missing or
-  // unknown argument name is a programming error (std::logic_error).
-  //
-  // A migration run by another replica can change what a prepared
-  // statement returns; PostgreSQL then refuses it ("cached plan must not
-  // change result type"). Run forgets the statement, so it is prepared
-  // afresh next time, and Classify calls the failure kStalePlan, which the
-  // pool retries like a serialization failure.
-  Result Run(const char* query, std::initializer_list<Arg> args = {});
+  // kReuse: prepared once per connection; after five runs PostgreSQL may
+  // keep one generic plan for every value. kPerCall: planned for each
+  // call's values (PQexecParams), for statements whose best plan depends on
+  // them, such as the list queries' optional filters (`:x = '' OR col = :x`),
+  // where a generic plan could not use the filter's index.
+  enum class Planning { kReuse, kPerCall };
 
-  // How many statements this connection has prepared (for tests and the
-  // benchmark's notes).
-  std::size_t PreparedCount() const { return prepared_.size(); }
+  // Runs `query` (an SQL constant with `:name` placeholders) with `args`,
+  // one per placeholder. Errors are thrown as SOCI's
+  // (soci::postgresql_soci_error with the SQLSTATE, or StalePlanError), so
+  // Pool's retries and db::Classify treat both paths alike. A missing,
+  // unknown or repeated argument name is a programming error
+  // (std::logic_error); a NUL byte in a value is refused
+  // (std::invalid_argument: PostgreSQL's text cannot hold one, and SOCI cut
+  // the value there without a word).
+  Result Run(const char* query, std::initializer_list<Arg> args = {}, Planning planning = Planning::kReuse);
+
+  // How many statements this connection has prepared (for tests).
+  std::size_t PreparedCount() const;
 
  private:
-  struct Prepared {
-    std::string name;
-    std::vector<std::string> params;
+  struct Statement {
+    Placeholders sql;
+    std::string name;  // empty until prepared on this connection
   };
   PGconn* Conn();
-  const Prepared& Prepare(const char* query);
+  Statement& Translated(const char* query);
+  void Prepare(Statement& statement);
 
   // By the query's text, not its address: the same text from two constants
   // is one statement, and a text built at run time cannot alias another.
-  std::unordered_map<std::string, Prepared> prepared_;
-  // Names are never reused on a connection: a statement forgotten after a
-  // schema change may still exist on the server under its old name.
+  std::unordered_map<std::string, Statement> statements_;
+  // Names are never reused on a connection: a statement forgotten after
+  // StalePlanError may still exist on the server under its old name.
   std::size_t statements_named_ = 0;
 };
 

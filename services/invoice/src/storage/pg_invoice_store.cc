@@ -361,7 +361,8 @@ class PgInvoiceTx final : public domain::InvoiceTx {
     long long cursor_us = after ? clock::ToUnixMicros(after->created_at) : 253402300799000000LL;
     const std::string cursor_id = after ? after->invoice_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
     return ReadAll(sql_.Run(sql::kListInvoices, {{"booking_id", filter.booking_id}, {"status", status},
-                                                 {"cursor_us", cursor_us}, {"cursor_id", cursor_id}, {"limit", limit}}),
+                                                 {"cursor_us", cursor_us}, {"cursor_id", cursor_id}, {"limit", limit}},
+                           db::Session::Planning::kPerCall),  // optional filters: plan for the values given
                    ReadInvoice);
   }
 

@@ -115,7 +115,8 @@ std::vector<Notification> PgNotificationStore::List(const domain::ListFilter& f,
     const db::Result rows =
         sql.Run(sql::kListNotifications, {{"invoice_id", f.invoice_id}, {"booking_id", f.booking_id},
                                           {"recipient", f.recipient}, {"status", status}, {"cursor_us", cursor_us},
-                                          {"cursor_id", cursor_id}, {"limit", limit}});
+                                          {"cursor_id", cursor_id}, {"limit", limit}},
+                db::Session::Planning::kPerCall);  // optional filters: plan for the values given
     for (int i = 0; i < rows.Rows(); ++i) {
       Row r(rows, i);
       out.push_back(ReadNotification(r));

@@ -354,7 +354,8 @@ class PgPaymentTx final : public domain::PaymentTx {
     const std::string cursor_id = after ? after->payment_id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
     return ReadAll<Payment>(sql_.Run(sql::kListPayments, {{"invoice_id", f.invoice_id}, {"status", status},
                                                           {"cursor_us", cursor_us}, {"cursor_id", cursor_id},
-                                                          {"limit", limit}}),
+                                                          {"limit", limit}},
+                                     db::Session::Planning::kPerCall),  // optional filters: plan for the values given
                             ReadPayment);
   }
 
