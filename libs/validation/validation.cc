@@ -1,5 +1,6 @@
 #include "validation/validation.h"
 
+#include <algorithm>
 #include <string>
 
 #include "errors/error.h"
@@ -23,40 +24,72 @@ bool IsDomainLabel(std::string_view label) {
   return true;
 }
 
+// The length of the well-formed UTF-8 sequence that starts at s[i] (no
+// overlongs, surrogates or code points past U+10FFFF), or 0 if none does;
+// its code point goes to *cp when cp is not null.
+std::size_t SequenceAt(std::string_view s, std::size_t i, uint32_t* cp) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len;
+  uint32_t value;
+  if (c < 0x80) {
+    len = 1;
+    value = c;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    value = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    value = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    value = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    value = (value << 6) | (cc & 0x3F);
+  }
+  constexpr uint32_t kMinForLen[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (value < kMinForLen[len] || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
+  if (cp != nullptr) *cp = value;
+  return len;
+}
+
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = SequenceAt(s, i, nullptr);
+    if (len == 0) return false;
     i += len;
   }
   return true;
+}
+
+std::string StorableText(std::string_view raw, std::size_t max_bytes) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(std::min(raw.size(), max_bytes));
+  for (std::size_t i = 0; i < raw.size();) {
+    uint32_t cp = 0;
+    std::size_t len = SequenceAt(raw, i, &cp);
+    std::string_view piece;
+    if (len == 0) {
+      piece = kReplacement;  // one per byte that starts no well-formed sequence
+      len = 1;
+    } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+      piece = " ";  // C0 (NUL, CR, LF, ...), DEL and C1 controls
+    } else {
+      piece = raw.substr(i, len);
+    }
+    if (out.size() + piece.size() > max_bytes) break;
+    out += piece;
+    i += len;
+  }
+  return out;
 }
 
 std::size_t CodePointCount(std::string_view s) {

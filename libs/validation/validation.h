@@ -18,6 +18,15 @@ namespace billing::validation {
 // U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+// Text from outside our control (Stripe's answers, an SMTP server's reply,
+// an SMS provider's body, another service's gRPC status message) made safe
+// to store, log and show: a byte that starts no well-formed UTF-8 sequence
+// becomes U+FFFD, a control character (NUL included, which PostgreSQL's text
+// refuses, and CR/LF, which would split a log line) becomes a space, and the
+// result is cut to at most max_bytes on a character boundary. A plain
+// substr() of such text can split a character, which the database refuses.
+std::string StorableText(std::string_view raw, std::size_t max_bytes);
+
 // The number of code points in valid UTF-8.
 std::size_t CodePointCount(std::string_view s);
 

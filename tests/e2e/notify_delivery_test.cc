@@ -165,6 +165,40 @@ TEST_F(NotifyDeliveryTest, AnSmsTheApiRejectsFailsAtOnce) {
   EXPECT_EQ(sms_->requests(), before + 1);
 }
 
+// A provider's text is stored with the attempt. Were a NUL in a sid refused
+// by the database, the send could not be recorded and the customer would be
+// texted again when the lease ran out.
+TEST_F(NotifyDeliveryTest, AProvidersHostileTextIsStoredAndTheSmsIsSentOnce) {
+  sms_->SetHostileText(true);
+  struct Restore {
+    ~Restore() { sms_->SetHostileText(false); }
+  } restore;
+  sms_->RejectNumber("+14155550198");
+  const int before = sms_->requests();
+  const std::size_t accepted_before = sms_->Messages().size();
+  const auto queued = Send(*stub_, SmsLink("sms-hostile", "+14155550124"));
+  const auto refused = Send(*stub_, SmsLink("sms-hostile-bad", "+14155550198"));
+
+  const auto sent = WaitForNotification(*stub_, queued.notification_id(), v1::NOTIFICATION_STATUS_SENT);
+  ASSERT_EQ(sent.status(), v1::NOTIFICATION_STATUS_SENT) << svc_->Logs();
+  ASSERT_TRUE(sms_->WaitFor(accepted_before + 1, std::chrono::seconds(5)));
+  const std::string sid = sms_->Messages()[accepted_before].sid;
+  ASSERT_EQ(sid.substr(0, 3), std::string("SM\0", 3));
+  EXPECT_EQ(sent.provider_message_id(), "SM " + sid.substr(3));
+
+  const auto failed = WaitForNotification(*stub_, refused.notification_id(), v1::NOTIFICATION_STATUS_UNSPECIFIED);
+  ASSERT_EQ(failed.status(), v1::NOTIFICATION_STATUS_FAILED) << svc_->Logs();
+  ASSERT_EQ(failed.attempts_size(), 1);
+  const std::string& reason = failed.failure_reason();
+  EXPECT_NE(reason.find("21211: The 'To' number  is not valid.  東東"), std::string::npos) << reason;
+  EXPECT_LE(reason.size(), 1000u);
+
+  // Past several poll intervals and retry periods: nothing went out twice.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(sms_->requests(), before + 2);
+  EXPECT_EQ(sms_->Messages().size(), accepted_before + 1);
+}
+
 TEST_F(NotifyDeliveryTest, A550RejectionFailsAfterOneAttempt) {
   const auto queued = Send(*stub_, EmailLink("mail-550", "reject.me@example.com"));
   const auto done = WaitForNotification(*stub_, queued.notification_id(), v1::NOTIFICATION_STATUS_UNSPECIFIED);

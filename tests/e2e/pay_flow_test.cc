@@ -46,6 +46,7 @@ struct BookingSpec {
   std::vector<std::string> agreements{};
   // For drafts: seconds until the slot hold expires (negative: expired).
   int slot_hold_s = 0;
+  std::string activity_name = "Sunset kayak tour";
 };
 
 class PayFlowTest : public ::testing::Test {
@@ -95,7 +96,7 @@ class PayFlowTest : public ::testing::Test {
     b->mutable_customer()->set_phone("+14155550123");
     b->mutable_total()->set_amount_minor(spec.total);
     b->mutable_total()->set_currency_code("USD");
-    b->set_activity_name("Sunset kayak tour");
+    b->set_activity_name(spec.activity_name);
     b->set_start_local("2026-12-01T17:00");
     b->set_end_local("2026-12-01T19:30");
     b->set_confirmation_code("CONF-" + std::to_string(n_));
@@ -375,6 +376,22 @@ TEST_F(PayFlowTest, ADeclineFailsClearlyAndLeavesTheInvoiceOpenThenASecondCardPa
   const auto events = EventTypes(inv.invoice_id());
   EXPECT_EQ(Count(events, "PAYMENT_FAILED"), 1);
   EXPECT_EQ(Count(events, "PAID"), 1);
+}
+
+// An activity name may be 200 characters, 800 bytes when they are wide; the
+// payment's description (at most 500) must be cut between characters, not
+// inside one, or payments refuses the payment as invalid UTF-8.
+TEST_F(PayFlowTest, AnActivityNamedInTwoHundredWideCharactersIsPaid) {
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "東";
+  const std::string bk = BookingId();
+  const auto inv = Open(bk, 25000, {.activity_name = name});
+  const auto paid = PayOk(PayWith(inv, "pay-wide", "pm_card_visa"));
+  ASSERT_EQ(paid.outcome(), v1::PAY_OUTCOME_SUCCEEDED) << paid.failure_message();
+  const std::string description = Intent(paid.payment_intent_id())["description"].get<std::string>();
+  EXPECT_TRUE(description.starts_with(name.substr(0, 399))) << description;
+  EXPECT_TRUE(description.ends_with(" (invoice " + inv.invoice_id() + ")")) << description;
+  EXPECT_LE(description.size(), 500u);
 }
 
 // --- 3-D Secure ----------------------------------------------------------------------

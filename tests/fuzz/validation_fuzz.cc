@@ -35,6 +35,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const bool utf8 = v::IsValidUtf8(s);
   if (utf8) FUZZ_CHECK(v::CodePointCount(s) <= s.size());
+  // Whatever comes from outside becomes valid UTF-8 without control
+  // characters, within its cap, and text that is already so is kept whole.
+  const std::size_t cap = static_cast<std::size_t>(n < 0 ? -(n + 1) : n) % 64;
+  const std::string stored = v::StorableText(s, cap);
+  FUZZ_CHECK(stored.size() <= cap && v::IsValidUtf8(stored));
+  FUZZ_CHECK(std::none_of(stored.begin(), stored.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  }));
+  const bool has_c1 = s.find("\xC2") != std::string::npos &&
+                      std::adjacent_find(s.begin(), s.end(), [](char a, char b) {
+                        return static_cast<unsigned char>(a) == 0xC2 && static_cast<unsigned char>(b) < 0xA0;
+                      }) != s.end();
+  if (s.size() <= cap && !has_c1 && Passes([&] { v::RequireText("f", s, 0, 100000); })) FUZZ_CHECK(stored == s);
   if (v::IsE164(s)) {
     FUZZ_CHECK(s.size() >= 3 && s.size() <= 16 && s[0] == '+' && s[1] != '0');
     FUZZ_CHECK(std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; }));

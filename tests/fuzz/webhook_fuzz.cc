@@ -2,12 +2,15 @@
 // body. Verification must never crash or accept a forged signature; a body
 // signed with our secret must always verify; the event parser must never
 // crash or throw on any JSON, valid or not.
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "crypto/crypto.h"
 #include "fuzz_input.h"
 #include "src/clients/stripe_json.h"
 #include "src/domain/webhook_signature.h"
+#include "validation/validation.h"
 
 using billing::payments::domain::SignatureCheck;
 using billing::payments::domain::VerifyStripeSignature;
@@ -38,11 +41,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(VerifyStripeSignature(good, payload + "x", secrets, now, std::chrono::seconds(300)) ==
              SignatureCheck::kNoMatch);
 
-  // Parsing: no crash, no exception, on any bytes.
+  // Parsing: no crash, no exception, on any bytes; and every string an
+  // event yields can be stored (valid UTF-8, no NUL or other control).
+  std::optional<billing::payments::domain::StripeEvent> event;
   try {
-    (void)billing::payments::clients::EventFromJson(payload);
+    event = billing::payments::clients::EventFromJson(payload);
   } catch (...) {
     FUZZ_CHECK(false && "EventFromJson threw");
+  }
+  if (event) {
+    const auto storable = [](const std::string& s) {
+      return billing::validation::IsValidUtf8(s) &&
+             std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    };
+    FUZZ_CHECK(storable(event->id) && storable(event->type) && storable(event->charge_payment_intent));
+    if (event->intent) {
+      const auto& i = *event->intent;
+      FUZZ_CHECK(storable(i.id) && storable(i.status) && storable(i.client_secret) && storable(i.last_error.code) &&
+                 storable(i.last_error.decline_code) && storable(i.last_error.message));
+      for (const auto& [k, v] : i.metadata) FUZZ_CHECK(storable(k) && storable(v));
+    }
+    if (event->refund) FUZZ_CHECK(storable(event->refund->id) && storable(event->refund->failure_reason));
   }
   return 0;
 }

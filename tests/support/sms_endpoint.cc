@@ -35,11 +35,17 @@ SmsEndpoint::SmsEndpoint(std::string account_sid, std::string auth_token)
       res.set_content(R"({"code": 20500, "message": "Service unavailable", "status": 503})", "application/json");
       return;
     }
+    const std::string nul(1, '\0');
     const ReceivedSms sms{req.get_param_value("To"), req.get_param_value("From"), req.get_param_value("Body"),
-                          "SM" + std::to_string(100000 + messages_.size())};
+                          (hostile_ ? "SM" + nul : "SM") + std::to_string(100000 + messages_.size())};
     if (sms.to.empty() || sms.to[0] != '+' || rejected_.count(sms.to) > 0) {
       res.status = 400;
-      res.set_content(R"({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400})",
+      std::string message = "The 'To' number is not a valid phone number.";
+      if (hostile_) {
+        message = "The 'To' number" + nul + " is not valid.\r\n";
+        for (int i = 0; i < 300; ++i) message += "東";
+      }
+      res.set_content(nlohmann::json{{"code", 21211}, {"message", message}, {"status", 400}}.dump(),
                       "application/json");
       return;
     }
@@ -60,6 +66,11 @@ SmsEndpoint::~SmsEndpoint() {
 void SmsEndpoint::RejectNumber(const std::string& e164) {
   std::lock_guard lock(mu_);
   rejected_.insert(e164);
+}
+
+void SmsEndpoint::SetHostileText(bool hostile) {
+  std::lock_guard lock(mu_);
+  hostile_ = hostile;
 }
 
 void SmsEndpoint::SetAvailable(bool available) {

@@ -32,6 +32,10 @@ class SmsEndpoint {
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   void RejectNumber(const std::string& e164);
   void SetAvailable(bool available);
+  // Answers as a hostile or broken provider might, all valid JSON: a sid
+  // with a NUL ("\u0000") in it, and rejections whose message holds a NUL,
+  // a CR LF and 300 three-byte characters.
+  void SetHostileText(bool hostile);
 
   // Accepted messages, in arrival order.
   std::vector<ReceivedSms> Messages() const;
@@ -49,6 +53,7 @@ class SmsEndpoint {
   int port_ = 0;
   mutable std::mutex mu_;
   bool available_ = true;
+  bool hostile_ = false;
   std::set<std::string> rejected_;
   std::vector<ReceivedSms> messages_;
   int requests_ = 0;

@@ -57,6 +57,30 @@ TEST(Utf8Test, ValidatesEncoding) {
   EXPECT_EQ(CodePointCount("Zoë"), 3u);
 }
 
+TEST(StorableTextTest, KeepsTextAndReplacesWhatTheDatabaseRefuses) {
+  EXPECT_EQ(StorableText("Your card was declined. Zoë · 東京 · 🚣", 1000), "Your card was declined. Zoë · 東京 · 🚣");
+  // NUL (from a JSON "\u0000"), CR/LF, DEL and C1 controls become spaces.
+  const std::string controls("a\0b\r\nc\x7F\xC2\x85" "d", 10);
+  EXPECT_EQ(StorableText(controls, 100), "a b  c  d");
+  // Each byte that starts no well-formed sequence becomes U+FFFD.
+  EXPECT_EQ(StorableText("ok\xFF\xC0\xAF!", 100), "ok\uFFFD\uFFFD\uFFFD!");
+  EXPECT_EQ(StorableText("\xED\xA0\x80", 100), "\uFFFD\uFFFD\uFFFD");  // a surrogate
+  EXPECT_EQ(StorableText("", 10), "");
+}
+
+TEST(StorableTextTest, CutsOnACharacterBoundary) {
+  // 200 three-byte characters: a byte cut at 500 would split the 167th.
+  std::string wide;
+  for (int i = 0; i < 200; ++i) wide += "東";
+  const std::string cut = StorableText(wide, 500);
+  EXPECT_EQ(cut.size(), 498u);
+  EXPECT_TRUE(IsValidUtf8(cut));
+  EXPECT_EQ(StorableText("abcdef", 3), "abc");
+  EXPECT_EQ(StorableText("ab🚣", 5), "ab");  // the 4-byte character does not fit whole
+  EXPECT_EQ(StorableText("\xFF\xFF", 4), "\uFFFD");  // nor does a second replacement
+  EXPECT_EQ(StorableText("abc", 0), "");
+}
+
 TEST(RequireTest, MessagesNameTheField) {
   auto [msg, field] = ErrorOf([] { RequireRequestId(""); });
   EXPECT_EQ(msg, "request_id is required");

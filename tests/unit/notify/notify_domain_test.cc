@@ -266,11 +266,13 @@ TEST_F(NotifyDomainTest, AnOutageLongerThanTheLeaseGivesUpBeforeTheLeaseEnds) {
 }
 
 TEST_F(NotifyDomainTest, ProviderTextIsStoredAsCleanUtf8) {
-  email_.script = {{AttemptOutcome::kPermanentFailure, "", std::string("550 bad\0\xff\r\nBcc: x", 17)}};
+  // A NUL, a stray byte, CR LF and an encoded surrogate (well-formed to a
+  // naive decoder, refused by PostgreSQL).
+  email_.script = {{AttemptOutcome::kPermanentFailure, "", std::string("550 bad\0\xff\r\nBcc: x \xED\xA0\x80", 21)}};
   const auto n = service_.Send(Link("r1"));
   ASSERT_TRUE(dispatcher_.DeliverOne());
   const auto got = service_.Get(n.notification_id, nullptr);
-  EXPECT_EQ(got.failure_reason, "550 bad ?  Bcc: x");
+  EXPECT_EQ(got.failure_reason, "550 bad \uFFFD  Bcc: x \uFFFD\uFFFD\uFFFD");
 }
 
 TEST_F(NotifyDomainTest, AClaimWhoseDispatcherVanishedIsTakenOverAfterItsLease) {

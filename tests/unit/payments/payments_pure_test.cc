@@ -68,6 +68,22 @@ TEST(StripeJsonTest, ErrorsAreClassifiedByStatus) {
   EXPECT_EQ(clients::FailureFromJson(500, nlohmann::json("not json")).message, "HTTP 500");
 }
 
+TEST(StripeJsonTest, StripesTextIsMadeStorableWhereItEnters) {
+  // A "\u0000" decodes to a NUL, which PostgreSQL's text refuses: the
+  // payment's record (and its idempotency key's answer) could never be
+  // written, and every retry would fail the same way.
+  std::string long_message(3000, 'm');
+  const auto failure = clients::FailureFromJson(
+      402, nlohmann::json::parse(R"({"error":{"type":"card_error","code":"card\u0000declined","message":")" +
+                                 long_message + R"(","payment_intent":{"id":"pi_1","status":"requires_payment_method",
+        "metadata":{"k\u0000":"v\r\n"},"last_payment_error":{"code":"card_declined","message":"a\u0000b"}}}})"));
+  EXPECT_EQ(failure.code, "card declined");
+  EXPECT_EQ(failure.message.size(), 2000u) << "cut at the cap";
+  ASSERT_TRUE(failure.intent.has_value());
+  EXPECT_EQ(failure.intent->last_error.message, "a b");
+  EXPECT_EQ(failure.intent->metadata.at("k "), "v  ");
+}
+
 TEST(StripeJsonTest, EventsCarryTheirObject) {
   const auto e = clients::EventFromJson(R"({"id":"evt_1","object":"event","type":"payment_intent.succeeded",
       "created":1800000000,"data":{"object":{"id":"pi_1","object":"payment_intent","status":"succeeded",

@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include "protoconv/protoconv.h"
+#include "validation/validation.h"
 
 namespace billing::invoice::clients {
 namespace {
@@ -133,7 +134,7 @@ Notifier::Accepted GrpcNotifier::Send(const std::string& request_id, const domai
   if (!status.ok()) {
     throw Notifier::Error(!Transient(status.error_code()),
                           "notify answered " + std::to_string(static_cast<int>(status.error_code())) + ": " +
-                              status.error_message());
+                              validation::StorableText(status.error_message(), 300));
   }
   return FromProto(out);
 }
@@ -156,7 +157,9 @@ std::optional<Notifier::Accepted> GrpcNotifier::Get(const nv1::GetNotificationRe
   nv1::GetNotificationResponse resp;
   const auto status = stub_->GetNotification(&ctx, req, &resp);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
-  if (!status.ok()) throw Notifier::Error(!Transient(status.error_code()), status.error_message());
+  if (!status.ok()) {
+    throw Notifier::Error(!Transient(status.error_code()), validation::StorableText(status.error_message(), 300));
+  }
   return FromProto(resp.notification());
 }
 

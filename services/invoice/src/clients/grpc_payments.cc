@@ -5,6 +5,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "protoconv/protoconv.h"
+#include "validation/validation.h"
 
 namespace billing::invoice::clients {
 namespace {
@@ -23,7 +24,9 @@ std::string ReasonOf(const grpc::Status& status) {
 }
 
 [[noreturn]] void Fail(const grpc::Status& status) {
-  const std::string message = status.error_message().substr(0, 300);
+  // A status message is another process's text (or a proxy's): made
+  // storable, since it may end up in an attempt's record.
+  const std::string message = validation::StorableText(status.error_message(), 300);
   switch (status.error_code()) {
     case grpc::StatusCode::ABORTED:
       throw Payments::Error(Payments::Failure::kInProgress, message);
@@ -93,7 +96,7 @@ domain::PaymentView GrpcPayments::Create(const domain::CreatePaymentRequest& r) 
     req.set_payment_method_id(r.method_id);
   }
   req.set_return_url(r.return_url);
-  req.set_description(r.description.substr(0, 500));
+  req.set_description(validation::StorableText(r.description, 500));
   (*req.mutable_metadata())["attempt_id"] = r.attempt_id;
   (*req.mutable_metadata())["booking_id"] = r.booking_id.substr(0, 500);
   grpc::ClientContext ctx;

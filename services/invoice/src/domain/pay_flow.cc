@@ -5,6 +5,7 @@
 
 #include "crypto/crypto.h"
 #include "errors/error.h"
+#include "validation/validation.h"
 
 namespace billing::invoice::domain {
 namespace {
@@ -188,9 +189,13 @@ PayFlow::Begun PayFlow::Begin(const PayInvoiceCommand& cmd, const std::string& f
     attempt.request_id = cmd.request_id;
     attempt.amount = {InvoiceManager::DueNow(*invoice, *booking), invoice->amount.currency};
     attempt.booking_id = booking->booking_id;
+    // Payments takes at most 500 characters; an activity name of 200 wide
+    // characters is 800 bytes, so it is cut on a character boundary, keeping
+    // the invoice's id whole.
     attempt.description = booking->activity_name.empty()
                               ? "Invoice " + invoice->invoice_id
-                              : booking->activity_name + " (invoice " + invoice->invoice_id + ")";
+                              : validation::StorableText(booking->activity_name, 400) + " (invoice " +
+                                    invoice->invoice_id + ")";
     attempt.status = AttemptStatus::kStarted;
     attempt.next_check_at = now + options_.started_grace;
     attempt.created_at = now;

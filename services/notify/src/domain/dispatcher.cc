@@ -5,37 +5,16 @@
 #include <functional>
 
 #include "errors/error.h"
+#include "validation/validation.h"
 
 namespace billing::notify::domain {
 namespace {
 
-// Text from a provider or an exception, made safe to store and log: valid
-// UTF-8 without control characters (PostgreSQL rejects NUL, logs want one
-// line), at most 1000 bytes.
-std::string SafeText(const std::string& raw) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < raw.size() && out.size() < 1000) {
-    const auto c = static_cast<unsigned char>(raw[i]);
-    std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool valid = len > 0 && i + len <= raw.size() && !(len == 2 && c < 0xC2);
-    for (std::size_t k = 1; valid && k < len; ++k) {
-      valid = (static_cast<unsigned char>(raw[i + k]) & 0xC0) == 0x80;
-    }
-    if (!valid) {
-      out += '?';
-      ++i;
-      continue;
-    }
-    if (len == 1 && (c < 0x20 || c == 0x7F)) {
-      out += ' ';
-    } else {
-      out.append(raw, i, len);
-    }
-    i += len;
-  }
-  return out;
-}
+// Text from a provider or an exception is stored with the attempt, made
+// safe first (PostgreSQL refuses NUL and invalid UTF-8, logs want one line):
+// were the record refused, a sent message would go out again when its lease
+// ran out.
+constexpr std::size_t kMaxProviderText = 1000;
 
 }  // namespace
 
@@ -104,8 +83,8 @@ std::optional<Dispatcher::Report> Dispatcher::DeliverOne() {
     }
   }
   const Time finished = clock_.Now();
-  result.error = SafeText(result.error);
-  result.provider_message_id = SafeText(result.provider_message_id);
+  result.error = validation::StorableText(result.error, kMaxProviderText);
+  result.provider_message_id = validation::StorableText(result.provider_message_id, kMaxProviderText);
 
   out.attempt.outcome = result.outcome;
   out.attempt.error = result.error;

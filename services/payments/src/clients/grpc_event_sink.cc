@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include "protoconv/protoconv.h"
+#include "validation/validation.h"
 
 namespace billing::payments::clients {
 namespace {
@@ -53,7 +54,7 @@ domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
   // It has this event already (under its request_id): delivered.
   if (code == grpc::StatusCode::ALREADY_EXISTS) return {domain::DeliveryResult::kApplied, ""};
   const std::string error = "invoice service: code " + std::to_string(static_cast<int>(code)) + ": " +
-                            status.error_message().substr(0, 300);
+                            validation::StorableText(status.error_message(), 300);
   // Refusals of the event itself. Everything else (down, overloaded,
   // PERMISSION_DENIED while credentials are fixed, UNIMPLEMENTED until the
   // invoice service is upgraded) is retried.

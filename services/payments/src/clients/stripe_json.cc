@@ -4,14 +4,25 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "validation/validation.h"
+
 namespace billing::payments::clients {
 namespace {
 
 using nlohmann::json;
 
+// Stripe's strings are stored and logged: a "\u0000" in JSON decodes to a NUL,
+// which PostgreSQL's text refuses (the statement would fail on every retry),
+// so every string read from Stripe is made storable here, where it enters.
+// Stripe's own values (ids, statuses, secrets, messages) are far shorter
+// than the cap and pass unchanged.
+constexpr std::size_t kMaxStripeText = 2000;
+
+std::string Text(const json& v) { return validation::StorableText(v.get_ref<const std::string&>(), kMaxStripeText); }
+
 std::string Str(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
+  return Text(j[key]);
 }
 
 int64_t Int(const json& j, const char* key) {
@@ -28,7 +39,7 @@ std::map<std::string, std::string> Metadata(const json& j) {
   std::map<std::string, std::string> out;
   if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object()) return out;
   for (const auto& [k, v] : j["metadata"].items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
+    if (v.is_string()) out[validation::StorableText(k, kMaxStripeText)] = Text(v);
   }
   return out;
 }
