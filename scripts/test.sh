@@ -7,7 +7,10 @@
 # SANITIZE=1 alone does only that, with clang in build-asan/ (no fuzzing:
 # the fuzz targets have their own sanitizer build). SANITIZE=0 skips it.
 # SANITIZE=thread builds the tree under TSan in build-tsan/ and runs every
-# test of our code there, the soak included (CI does not: see reliability.md).
+# test of our code there, the soak included. SANITIZE=concurrency is CI's
+# TSan pass: it builds only the services, the emulator and the binaries that
+# hold the concurrency tests, and runs those tests (TSAN_CONCURRENCY_FILTER).
+# The whole suite (no arguments) ends with it, after the ASan pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +24,8 @@ fresh_unless_clang() {
 
 CTEST_EXTRA=()
 case "${SANITIZE:-}" in
-  "" | 0 | 1 | thread) ;;
-  *) echo "SANITIZE must be 1 (only the ASan + UBSan pass), thread (only TSan), 0 (skip ASan) or unset" >&2; exit 2 ;;
+  "" | 0 | 1 | thread | concurrency) ;;
+  *) echo "SANITIZE must be 1 (only the ASan + UBSan pass), thread (only TSan, every test), concurrency (only TSan, the concurrency tests), 0 (skip the sanitizer passes) or unset" >&2; exit 2 ;;
 esac
 if [ "${SANITIZE:-}" = 1 ]; then
   export BUILD_DIR=build-asan BILLING_CMAKE_ARGS="-DBILLING_SANITIZE=ON" FUZZ_SECONDS=0
@@ -38,7 +41,7 @@ if [ "${SANITIZE:-}" = 1 ]; then
   export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 fi
-if [ "${SANITIZE:-}" = thread ]; then
+if [ "${SANITIZE:-}" = thread ] || [ "${SANITIZE:-}" = concurrency ]; then
   export BUILD_DIR=build-tsan BILLING_CMAKE_ARGS="-DBILLING_TSAN=ON" FUZZ_SECONDS=0
   export CC=clang CXX=clang++
   fresh_unless_clang build-tsan
@@ -49,6 +52,17 @@ if [ "${SANITIZE:-}" = thread ]; then
   # Any report fails the test that triggered it. The suppressions name
   # only races inside Debian's uninstrumented libraries (tsan.supp says why).
   export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:history_size=4:ignore_noninstrumented_modules=1:suppressions=$PWD/scripts/tsan.supp"
+fi
+if [ "${SANITIZE:-}" = concurrency ]; then
+  # The ctest entries that hold concurrency tests: concurrent calls and
+  # retries on one key, replicas sharing a database (processes or
+  # dispatchers), concurrent migrators, redelivered events. Their names say
+  # so, and the filter picks them by name; a new one named that way joins.
+  TSAN_CONCURRENCY_TESTS=(db_integration_test invoice_integration_test notify_integration_test platform_e2e_test
+    invoice_e2e_test notify_e2e_test payments_e2e_test pay_flow_e2e_test)
+  export GTEST_FILTER=${TSAN_CONCURRENCY_FILTER:-'*Concurrent*:*Replica*:*Twice*:*TwoProcesses*'}
+  export NINJA_FLAGS="invoice payments notify stripe-emulator ${TSAN_CONCURRENCY_TESTS[*]}"
+  CTEST_EXTRA=(-R "^($(IFS='|'; echo "${TSAN_CONCURRENCY_TESTS[*]}"))\$")
 fi
 BUILD_DIR=${BUILD_DIR:-build}
 
@@ -84,4 +98,7 @@ if [ $# -eq 0 ] && [ -z "${SANITIZE:-}" ]; then
   start=$(date +%s)
   SANITIZE=1 bash scripts/test.sh
   echo "the ASan + UBSan build and suite passed in $(( $(date +%s) - start )) s"
+  start=$(date +%s)
+  SANITIZE=concurrency bash scripts/test.sh
+  echo "the TSan build and concurrency tests passed in $(( $(date +%s) - start )) s"
 fi
