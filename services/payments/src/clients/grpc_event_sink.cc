@@ -40,8 +40,11 @@ domain::SinkAnswer GrpcEventSink::Deliver(const domain::PaymentEvent& e) {
       (e.status == domain::PaymentStatus::kCanceled && e.amount_received.amount_minor > 0)) {
     protoconv::ToProto(e.amount_received, req.mutable_amount_received());
   }
-  req.set_failure_code(e.failure_code);
-  req.set_failure_message(e.failure_message);
+  // Stripe's text, within the limits invoice accepts (100 and 1,000
+  // characters): a longer decline message must not get the whole event
+  // refused as INVALID_ARGUMENT, and so never applied.
+  req.set_failure_code(validation::StorableText(e.failure_code, 100));
+  req.set_failure_message(validation::StorableText(e.failure_message, 1000));
   protoconv::ToProto(e.occurred_at, req.mutable_occur_time());
   for (const auto& [k, v] : e.metadata) (*req.mutable_metadata())[k] = v;
   grpc::ClientContext ctx;
