@@ -5,7 +5,8 @@
 #   bash scripts/test.sh -L unit        bash scripts/test.sh -R invoice
 # The whole suite (no arguments) ends by running it again under ASan + UBSan:
 # SANITIZE=1 alone does only that, with clang in build-asan/ (no fuzzing:
-# the fuzz targets have their own sanitizer build). SANITIZE=0 skips it.
+# the fuzz targets have their own sanitizer build). SANITIZE=0 skips both
+# sanitizer passes (ASan and the TSan one below).
 # SANITIZE=thread builds the tree under TSan in build-tsan/ and runs every
 # test of our code there, the soak included. SANITIZE=concurrency is CI's
 # TSan pass: it builds only the services, the emulator and the binaries that
@@ -61,7 +62,8 @@ if [ "${SANITIZE:-}" = concurrency ]; then
   TSAN_CONCURRENCY_TESTS=(db_integration_test invoice_integration_test notify_integration_test platform_e2e_test
     invoice_e2e_test notify_e2e_test payments_e2e_test pay_flow_e2e_test)
   export GTEST_FILTER=${TSAN_CONCURRENCY_FILTER:-'*Concurrent*:*Replica*:*Twice*:*TwoProcesses*'}
-  export NINJA_FLAGS="invoice payments notify stripe-emulator ${TSAN_CONCURRENCY_TESTS[*]}"
+  # The targets go after any flags of the caller's (-j1, -k0).
+  export NINJA_FLAGS="${NINJA_FLAGS:-} invoice payments notify stripe-emulator ${TSAN_CONCURRENCY_TESTS[*]}"
   CTEST_EXTRA=(-R "^($(IFS='|'; echo "${TSAN_CONCURRENCY_TESTS[*]}"))\$")
 fi
 BUILD_DIR=${BUILD_DIR:-build}
