@@ -13,7 +13,13 @@ FakeNotify::FakeNotify() {
   server_ = builder.BuildAndStart();
 }
 
-FakeNotify::~FakeNotify() { server_->Shutdown(std::chrono::system_clock::now()); }
+FakeNotify::~FakeNotify() {
+  server_->Shutdown(std::chrono::system_clock::now());
+  // As in FakePaymentEvents: Shutdown waits for the handlers inside gRPC,
+  // where TSan cannot see it; taking the lock they wrote under makes that
+  // order visible before the maps are destroyed.
+  std::lock_guard lock(mu_);
+}
 
 grpc::Status FakeNotify::Accept(const std::string& request_id, nv1::Notification* out) {
   ++calls_;
