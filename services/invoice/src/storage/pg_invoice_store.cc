@@ -535,13 +535,16 @@ std::optional<domain::InvoiceSnapshot> PgInvoiceStore::ReadInvoiceSnapshot(domai
 
 std::vector<NotificationRecord> PgInvoiceStore::Claim(Time now, Time lease_until, int limit) {
   return pool_.Transact([&](db::Session& sql) {
-    return ReadAll(sql.Run(sql::kClaimNotifications, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+    return ReadAll(sql.Run(sql::kClaimNotifications, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}},
+                           db::Session::Planning::kPerCall),
                    ReadNotification);
   });
 }
 
 std::optional<domain::InvoiceStatus> PgInvoiceStore::InvoiceStatusOf(const std::string& invoice_id) {
-  return pool_.Transact([&](db::Session& sql) -> std::optional<domain::InvoiceStatus> {
+  // One statement: no transaction (BEGIN and COMMIT were two round trips
+  // per hand-off).
+  return pool_.Read([&](db::Session& sql) -> std::optional<domain::InvoiceStatus> {
     const db::Result result = sql.Run(sql::kInvoiceStatus, {{"invoice_id", invoice_id}});
     if (result.Empty()) return std::nullopt;
     return domain::ParseInvoiceStatus(db::ResultRowReader(result, 0).Str());
@@ -581,7 +584,8 @@ bool PgInvoiceStore::MarkFailed(int64_t outbox_id, const std::string& error, con
 
 std::vector<NotificationRecord> PgInvoiceStore::ClaimForSync(Time now, Time next_sync_at, int limit) {
   return pool_.Transact([&](db::Session& sql) {
-    return ReadAll(sql.Run(sql::kClaimForSync, {{"next_sync", next_sync_at}, {"now", now}, {"limit", limit}}),
+    return ReadAll(sql.Run(sql::kClaimForSync, {{"next_sync", next_sync_at}, {"now", now}, {"limit", limit}},
+                           db::Session::Planning::kPerCall),
                    ReadNotification);
   });
 }
@@ -618,14 +622,16 @@ int64_t PgInvoiceStore::Backlog() {
 
 std::vector<domain::PayAttempt> PgInvoiceStore::ClaimAttemptsToCheck(Time now, Time lease_until, int limit) {
   return pool_.Transact([&](db::Session& sql) {
-    return ReadAll(sql.Run(sql::kClaimAttemptsToCheck, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+    return ReadAll(sql.Run(sql::kClaimAttemptsToCheck, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}},
+                           db::Session::Planning::kPerCall),
                    ReadAttempt);
   });
 }
 
 std::vector<domain::PaymentAction> PgInvoiceStore::ClaimPaymentActions(Time now, Time lease_until, int limit) {
   return pool_.Transact([&](db::Session& sql) {
-    return ReadAll(sql.Run(sql::kClaimPaymentActions, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}),
+    return ReadAll(sql.Run(sql::kClaimPaymentActions, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}},
+                           db::Session::Planning::kPerCall),
                    ReadAction);
   });
 }

@@ -160,7 +160,11 @@ inline constexpr char kSelectInvoiceSnapshotByToken[] = BILLING_INVOICE_SNAPSHOT
 #undef BILLING_INVOICE_SNAPSHOT
 
 // = ANY(ARRAY(...)) evaluates the locking subquery exactly once, so a
-// claim never takes more than :limit rows.
+// claim never takes more than :limit rows. The claims order by the columns
+// of their partial indexes (migration 0006), so the subquery stops after
+// :limit entries, and they are planned per call (Planning::kPerCall): a
+// plan kept from a nearly empty table scanned the whole table for the
+// outer UPDATE once a backlog had grown.
 inline constexpr char kClaimNotifications[] =
     "UPDATE invoice_notifications SET lease_until = " BILLING_TS(":lease_until") ", attempts = attempts + 1 "
     "WHERE outbox_id = ANY(ARRAY(SELECT outbox_id FROM invoice_notifications "
@@ -182,8 +186,8 @@ inline constexpr char kMarkNotificationFailed[] =
 inline constexpr char kClaimForSync[] =
     "UPDATE invoice_notifications SET next_sync_at = " BILLING_TS(":next_sync") " "
     "WHERE outbox_id = ANY(ARRAY(SELECT outbox_id FROM invoice_notifications "
-    "  WHERE state = 'QUEUED' AND (next_sync_at IS NULL OR next_sync_at <= " BILLING_TS(":now") ") "
-    "  ORDER BY next_sync_at NULLS FIRST, outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED)) "
+    "  WHERE state = 'QUEUED' AND COALESCE(next_sync_at, '-infinity'::TIMESTAMPTZ) <= " BILLING_TS(":now") " "
+    "  ORDER BY COALESCE(next_sync_at, '-infinity'::TIMESTAMPTZ), outbox_id LIMIT :limit FOR UPDATE SKIP LOCKED)) "
     "RETURNING " BILLING_NOTIFICATION_COLUMNS;
 inline constexpr char kUpdateNotificationDelivery[] =
     "UPDATE invoice_notifications SET state = :state, failure_reason = :failure_reason, "

@@ -474,7 +474,9 @@ std::vector<Refund> PgPaymentStore::ClaimRefunds(Time now, Time lease_until, int
 std::vector<PaymentEvent> PgPaymentStore::ClaimEvents(Time now, Time lease_until, int limit) {
   return pool_.Transact([&](db::Session& sql) {
     auto events = ReadAll<PaymentEvent>(
-        sql.Run(sql::kClaimEvents, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}}), ReadEvent);
+        sql.Run(sql::kClaimEvents, {{"lease_until", lease_until}, {"now", now}, {"limit", limit}},
+                db::Session::Planning::kPerCall),
+        ReadEvent);
     // RETURNING keeps no order; the outbox's order.
     std::sort(events.begin(), events.end(), [](const PaymentEvent& a, const PaymentEvent& b) { return a.seq < b.seq; });
     return events;

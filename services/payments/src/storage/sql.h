@@ -163,7 +163,9 @@ inline constexpr char kQueueEvent[] =
 // backlog, quadratic). The sub-select is one probe of
 // payment_events_pending_by_payment per candidate whatever the statistics
 // (3 ms for 800 pending rows on stale ones; 0.3 ms with the seq index once
-// analysed). Migration 0004 has the EXPLAINs' story.
+// analysed). Migration 0004 has the EXPLAINs' story. It is planned per call
+// (the store passes Planning::kPerCall): a generic plan kept from an empty
+// table would find the claimed keys with a scan of the whole table.
 inline constexpr char kClaimEvents[] =
     "UPDATE payment_events_outbox SET attempts = attempts + 1, next_attempt_at = " BILLING_TS(":lease_until") " "
     "WHERE event_key = ANY(ARRAY(SELECT o.event_key FROM payment_events_outbox o WHERE o.state = 'PENDING' "
