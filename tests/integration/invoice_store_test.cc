@@ -107,8 +107,18 @@ TEST_F(InvoiceStoreTest, BookingAndInvoiceRoundTripExactly) {
   EXPECT_EQ(view.due_now_minor, 50000);
   EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_events"), 2);  // CREATED, NOTIFICATION_QUEUED
   ASSERT_EQ(view.notifications.size(), 1u);
-  EXPECT_EQ(view.notifications[0].request.phone, "+4670123456");
-  EXPECT_EQ(view.notifications[0].request.booking.activity_name, "Älvkayak — 2h");
+  EXPECT_EQ(view.notifications[0].recipient, "+4670123456");
+  EXPECT_EQ(view.notifications[0].channel, Channel::kSms);
+  EXPECT_EQ(view.notifications[0].purpose, domain::NotificationPurpose::kInvoiceLink);
+  EXPECT_EQ(view.notifications[0].state, domain::NotificationState::kPending);
+  // The outbox keeps the whole request.
+  std::vector<domain::NotificationRecord> outbox;
+  store_.InTransaction([&](domain::InvoiceTx& tx) { outbox = tx.ListNotifications(inv.invoice_id); });
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].request.phone, "+4670123456");
+  EXPECT_EQ(outbox[0].request.booking.activity_name, "Älvkayak — 2h");
+  EXPECT_EQ(view.notifications[0].outbox_id, outbox[0].outbox_id);
+  EXPECT_EQ(view.notifications[0].created_at, outbox[0].created_at);
 }
 
 TEST_F(InvoiceStoreTest, ConcurrentRetriesOfOneRequestCreateOneInvoice) {

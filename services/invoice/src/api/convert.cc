@@ -383,11 +383,11 @@ void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice
   if (inv.paid_at) ToProto(*inv.paid_at, out->mutable_paid_time());
 }
 
-void ToProto(const domain::NotificationRecord& n, v1::NotificationRecord* out) {
+void ToProto(const domain::NotificationSummary& n, v1::NotificationRecord* out) {
   out->set_notification_id(n.notification_id);
-  out->set_purpose(FromPurpose(n.request.purpose));
-  out->set_channel(FromChannel(n.request.channel));
-  out->set_recipient(n.request.Recipient());
+  out->set_purpose(FromPurpose(n.purpose));
+  out->set_channel(FromChannel(n.channel));
+  out->set_recipient(n.recipient);
   out->set_state(FromState(n.state));
   out->set_failure_reason(n.failure_reason);
   ToProto(n.created_at, out->mutable_create_time());

@@ -41,7 +41,7 @@ void ToProto(const domain::Booking& b, v1::Booking* out);
 void ToProto(const domain::Invoice& inv, const std::string& pay_url, v1::Invoice* out);
 void ToProto(const domain::CustomerPayment& p, v1::CustomerPayment* out);
 void ToProto(const domain::InvoiceView& view, const std::string& pay_url, v1::GetInvoiceResponse* out);
-void ToProto(const domain::NotificationRecord& n, v1::NotificationRecord* out);
+void ToProto(const domain::NotificationSummary& n, v1::NotificationRecord* out);
 void ToProto(const domain::InvoiceEvent& e, v1::InvoiceEvent* out);
 
 

@@ -111,7 +111,7 @@ grpc::Status InvoiceApi::ResendInvoice(grpc::ServerContext* ctx, const v1::Resen
     server::Annotate(ctx, "invoice_id", req->invoice_id());
     const auto result = manager_.ResendInvoice(ToResendInvoiceCommand(*req, server::CallerOf(ctx)));
     ToProto(result.invoice, manager_.PayUrl(result.invoice), resp->mutable_invoice());
-    ToProto(result.notification, resp->mutable_notification());
+    ToProto(domain::Summarize(result.notification), resp->mutable_notification());
   });
 }
 

@@ -578,7 +578,7 @@ InvoiceView InvoiceManager::View(InvoiceTx& tx, Invoice invoice) {
   InvoiceView view;
   view.due_now_minor = DueNow(invoice, *booking);
   view.payments = tx.ListPayments(invoice.booking_id);
-  view.notifications = tx.ListNotifications(invoice.invoice_id);
+  for (const auto& n : tx.ListNotifications(invoice.invoice_id)) view.notifications.push_back(Summarize(n));
   view.invoice = std::move(invoice);
   view.booking = std::move(*booking);
   return view;

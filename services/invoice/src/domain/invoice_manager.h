@@ -84,7 +84,7 @@ struct InvoiceView {
   Invoice invoice{};
   Booking booking{};
   std::vector<CustomerPayment> payments{};
-  std::vector<NotificationRecord> notifications{};
+  std::vector<NotificationSummary> notifications{};
   // The invoice amount capped at the booking's balance; 0 unless OPEN.
   int64_t due_now_minor = 0;
 };

@@ -106,7 +106,7 @@ struct InvoiceSnapshot {
   Invoice invoice{};
   Booking booking{};
   std::vector<CustomerPayment> payments{};
-  std::vector<NotificationRecord> notifications{};
+  std::vector<NotificationSummary> notifications{};
 };
 
 enum class InvoiceKey { kId, kToken };
@@ -131,7 +131,8 @@ class InvoiceStore {
       auto booking = tx.FindBooking(invoice->booking_id);
       if (!booking) throw errors::Error(errors::Reason::kInternal, "invoice without its booking");
       auto payments = tx.ListPayments(booking->booking_id);
-      auto notifications = tx.ListNotifications(invoice->invoice_id);
+      std::vector<NotificationSummary> notifications;
+      for (const auto& n : tx.ListNotifications(invoice->invoice_id)) notifications.push_back(Summarize(n));
       out = InvoiceSnapshot{std::move(*invoice), std::move(*booking), std::move(payments), std::move(notifications)};
     });
     return out;

@@ -135,4 +135,16 @@ LocalDateTime SplitLocal(const std::string& normalized) {
   return {normalized.substr(0, 10), normalized.substr(11, 5)};
 }
 
+NotificationSummary Summarize(const NotificationRecord& n) {
+  return {.outbox_id = n.outbox_id,
+          .purpose = n.request.purpose,
+          .channel = n.request.channel,
+          .recipient = n.request.Recipient(),
+          .state = n.state,
+          .notification_id = n.notification_id,
+          .failure_reason = n.failure_reason,
+          .created_at = n.created_at,
+          .sent_at = n.sent_at};
+}
+
 }  // namespace billing::invoice::domain

@@ -192,6 +192,23 @@ struct NotificationRecord {
   std::optional<Time> sent_at{};
 };
 
+// What an invoice's view shows of one outbox row: what was sent to whom,
+// and how it went. The request itself stays in the outbox: GetInvoice,
+// the hottest read, would otherwise fetch and parse the whole notify request
+// (about 1 KB of JSON) of every notification only to show three of its fields.
+struct NotificationSummary {
+  int64_t outbox_id = 0;
+  NotificationPurpose purpose = NotificationPurpose::kInvoiceLink;
+  Channel channel = Channel::kEmail;
+  std::string recipient{};  // the email address or E.164 number
+  NotificationState state = NotificationState::kPending;
+  std::string notification_id{};
+  std::string failure_reason{};
+  Time created_at{};
+  std::optional<Time> sent_at{};
+};
+NotificationSummary Summarize(const NotificationRecord& n);
+
 // One attempt to pay an invoice (PayInvoice), and what became of it.
 struct PayAttempt {
   std::string attempt_id{};

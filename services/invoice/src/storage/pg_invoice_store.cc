@@ -197,6 +197,22 @@ NotificationRecord ReadNotificationFrom(Reader& r) {
 
 NotificationRecord ReadNotification(db::ResultRowReader& r) { return ReadNotificationFrom(r); }
 
+// In the order of sql.h's BILLING_NOTIFICATION_SUMMARY_COLUMNS.
+template <typename Reader>
+domain::NotificationSummary ReadNotificationSummaryFrom(Reader& r) {
+  domain::NotificationSummary n;
+  n.outbox_id = r.Int();
+  n.purpose = Parsed(domain::ParseNotificationPurpose(r.Str()), "notification purpose");
+  n.channel = Parsed(domain::ParseChannel(r.Str()), "notification channel");
+  n.recipient = r.Str();
+  n.state = Parsed(domain::ParseNotificationState(r.Str()), "notification state");
+  n.notification_id = r.Str();
+  n.failure_reason = r.Str();
+  n.created_at = r.TimeAt();
+  n.sent_at = r.OptTime();
+  return n;
+}
+
 std::string LineItemsJson(const Invoice& inv) {
   auto out = json::array();
   for (const auto& li : inv.line_items) {
@@ -527,7 +543,7 @@ std::optional<domain::InvoiceSnapshot> PgInvoiceStore::ReadInvoiceSnapshot(domai
     }
     for (const auto& j : json::parse(std::string(r.Str()))) {
       JsonRowReader jr(j);
-      out.notifications.push_back(ReadNotificationFrom(jr));
+      out.notifications.push_back(ReadNotificationSummaryFrom(jr));
     }
     return out;
   });

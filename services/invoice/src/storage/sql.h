@@ -140,17 +140,22 @@ inline constexpr char kInsertNotification[] =
 inline constexpr char kListNotifications[] =
     "SELECT " BILLING_NOTIFICATION_COLUMNS " FROM invoice_notifications "
     "WHERE invoice_id = CAST(:invoice_id AS UUID) ORDER BY outbox_id";
+// What a view shows of a notification (domain::NotificationSummary): its
+// columns, not the request (about 1 KB of JSON each).
+#define BILLING_NOTIFICATION_SUMMARY_COLUMNS                                                                  \
+  "outbox_id, purpose, channel, recipient, state, notification_id, failure_reason, " BILLING_US("created_at") \
+  ", " BILLING_US("sent_at")
 // GetInvoice in one round trip and one snapshot (a single statement needs no
 // transaction): the invoice's columns, then its booking's (NULLs if it has
 // none, which is corrupt), then the booking's payments and the invoice's
-// notifications as JSON arrays of rows, each row an array in its columns'
-// order (db::JsonRowReader reads them like soci rows).
+// notification summaries as JSON arrays of rows, each row an array in its
+// columns' order (db::JsonRowReader reads them like soci rows).
 #define BILLING_INVOICE_SNAPSHOT(where)                                                                    \
   "SELECT inv.*, bk.*, "                                                                                   \
   "(SELECT COALESCE(json_agg(json_build_array(" BILLING_PAYMENT_COLUMNS ") "                                \
   "ORDER BY created_at, customer_payment_id), '[]')::TEXT FROM customer_payments "                         \
   "WHERE booking_id = inv.booking_id), "                                                                   \
-  "(SELECT COALESCE(json_agg(json_build_array(" BILLING_NOTIFICATION_COLUMNS ") ORDER BY outbox_id), "      \
+  "(SELECT COALESCE(json_agg(json_build_array(" BILLING_NOTIFICATION_SUMMARY_COLUMNS ") ORDER BY outbox_id), " \
   "'[]')::TEXT FROM invoice_notifications WHERE invoice_id = CAST(inv.invoice_id AS UUID)) "               \
   "FROM (SELECT " BILLING_INVOICE_COLUMNS " FROM invoices WHERE " where ") inv "                           \
   "LEFT JOIN LATERAL (SELECT " BILLING_BOOKING_COLUMNS " FROM bookings WHERE booking_id = inv.booking_id) bk " \
@@ -258,6 +263,7 @@ inline constexpr char kMarkActionFailed[] =
 #undef BILLING_ATTEMPT_COLUMNS
 #undef BILLING_INVOICE_COLUMNS
 #undef BILLING_NOTIFICATION_COLUMNS
+#undef BILLING_NOTIFICATION_SUMMARY_COLUMNS
 #undef BILLING_PAYMENT_COLUMNS
 #undef BILLING_US
 #undef BILLING_TS
