@@ -9,6 +9,12 @@
 #   BENCH_QUICK=1 bash bench/run.sh   a smoke run with short phases (the suite's bench_smoke)
 # Knobs: BENCH_DURATION_MS, BENCH_WARMUP_MS, BENCH_CONCURRENCY, BENCH_PAY_REQUESTS,
 # BENCH_OUTPUT (default docs/benchmarks.md), BENCH_SKIP_BUILD=1.
+# For profiling (no report is written):
+#   BENCH_SCENARIOS="health get-invoice"  only these scenarios, their results as JSON lines
+#   BENCH_PG_STATEMENTS=1                 pg_stat_statements on (planning tracked too); after
+#                                         each scenario its costliest statements, from the
+#                                         scenario's start until the databases went quiet, are
+#                                         printed and kept in $BENCH_STATE_DIR/statements-<scenario>.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -45,9 +51,14 @@ trap cleanup EXIT
 # Durable settings (fsync, synchronous_commit and full_page_writes are on by
 # default); only the connection limit is raised.
 echo "==> PostgreSQL (fsync on) on 127.0.0.1:$PG_PORT"
-pg_start "$PGDIR" "$PG_PORT" max_connections=200
+PG_SETTINGS=(max_connections=200)
+if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
+  PG_SETTINGS+=(shared_preload_libraries=pg_stat_statements pg_stat_statements.track_planning=on)
+fi
+pg_start "$PGDIR" "$PG_PORT" "${PG_SETTINGS[@]}"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1)
 for db in invoice payments notify pgbench; do "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"; done
+if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then "${PSQL[@]}" -d postgres -c "CREATE EXTENSION pg_stat_statements"; fi
 url() { echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"; }
 
 # pgbench's own figure: tps over the run, without connection set-up.
@@ -110,13 +121,22 @@ PID_SPEC="invoice=${PID[invoice]},payments=${PID[payments]},notify=${PID[notify]
 
 RESULTS=$STATE/results.jsonl
 : >"$RESULTS"
+SCENARIOS=" ${BENCH_SCENARIOS:-health get-invoice create-invoice pay-invoice send-invoice-link} "
 run() {  # run <scenario> <target> [extra billing-bench options]
   local scenario=$1 target=$2; shift 2
+  [[ $SCENARIOS == *" $scenario "* ]] || return 0
   echo "==> $scenario"
+  if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then "${PSQL[@]}" -d postgres -c "SELECT pg_stat_statements_reset()" >/dev/null; fi
   "$BENCH" load --scenario "$scenario" --target "$target" --concurrency "$CONCURRENCY" \
     --duration-ms "$DURATION_MS" --warmup-ms "$WARMUP_MS" --pids "$PID_SPEC" --pg-url "$(url postgres)" \
     --pg-pid "$(head -n 1 "$PGDIR/postmaster.pid")" "$@" \
     | tee -a "$RESULTS"
+  if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
+    "${PSQL[@]}" -d postgres -P pager=off -c "SELECT d.datname AS db, s.calls, round(s.total_exec_time) AS exec_ms,
+        round(s.total_plan_time) AS plan_ms, s.rows, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS statement
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT 25" | tee "$STATE/statements-$scenario.txt" | head -n 14
+  fi
 }
 run health "$INVOICE_ADDR"
 run get-invoice "$INVOICE_ADDR"
@@ -124,6 +144,10 @@ run create-invoice "$INVOICE_ADDR"
 run pay-invoice "$INVOICE_ADDR" --requests "$PAY_REQUESTS" --warmup-requests "$(( PAY_REQUESTS / 20 ))"
 run send-invoice-link "$NOTIFY_ADDR" --outbox-dir "$STATE/outbox"
 
+if [ -n "${BENCH_SCENARIOS:-}" ]; then
+  echo "BENCH_SCENARIOS: results in $RESULTS; docs/benchmarks.md is written by full runs only"
+  exit 0
+fi
 peak_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 {
   echo "{\"pgbench_select_tps\": $PGBENCH_S, \"pgbench_update_tps\": $PGBENCH_N, \"concurrency\": $CONCURRENCY,"
