@@ -7,6 +7,12 @@
 --
 -- A delivery-state check is due when next_sync_at is NULL (never checked)
 -- or past; COALESCE folds both into one range the index can bound.
+--
+-- Replicas still on the previous version keep working during a rollout:
+-- their claims mean the same, they are only slower until replaced. The
+-- builds hold a SHARE lock on invoice_notifications, so new outbox rows
+-- (CreateInvoice, receipts) wait for them: both took 0.16 s for 185,000
+-- rows (a cached table), so about a second per million.
 CREATE INDEX invoice_notifications_due_order
   ON invoice_notifications (next_attempt_at, outbox_id) WHERE state = 'PENDING';
 DROP INDEX invoice_notifications_due;
