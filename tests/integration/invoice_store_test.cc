@@ -2,9 +2,6 @@
 
 #include <soci/postgresql/soci-postgresql.h>
 
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -22,6 +19,7 @@ namespace billing::invoice {
 namespace {
 
 using billing::testing::ExecSql;
+using billing::testing::MostRowsInPlan;
 using billing::testing::QueryInt;
 using billing::testing::TestDatabase;
 using domain::Booking;
@@ -173,33 +171,6 @@ TEST_F(InvoiceStoreTest, IdempotencyKeysAreScopedPerCaller) {
   auto b = MakeCreate("shared");
   b.caller = "booking-system";
   EXPECT_NE(manager_.CreateInvoice(a).invoice_id, manager_.CreateInvoice(b).invoice_id);
-}
-
-// The most rows any node of `query`'s plan handled (kept plus filtered
-// out), run with EXPLAIN ANALYZE as the store runs it: planned for these
-// values (Planning::kPerCall), on analysed statistics.
-long long MostRowsInPlan(const std::string& url, const char* query, const std::vector<std::string>& values) {
-  const db::Placeholders p = db::TranslatePlaceholders(query);
-  soci::session sql(soci::postgresql, db::ToKeyValueConninfo(url));
-  sql << "ANALYZE invoice_notifications";
-  sql << "SET plan_cache_mode = force_custom_plan";
-  sql << "PREPARE claim AS " + p.text;
-  std::string execute = "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim(";
-  for (std::size_t i = 0; i < p.names.size(); ++i) execute += (i ? ", '" : "'") + values.at(i) + "'";
-  execute += ")";
-  std::string plan_text;
-  sql << "BEGIN";
-  sql << execute, soci::into(plan_text);
-  sql << "ROLLBACK";
-  long long most = 0;
-  std::vector<nlohmann::json> nodes{nlohmann::json::parse(plan_text).at(0).at("Plan")};
-  while (!nodes.empty()) {
-    const nlohmann::json node = nodes.back();
-    nodes.pop_back();
-    most = std::max(most, node.value("Actual Rows", 0LL) + node.value("Rows Removed by Filter", 0LL));
-    for (const auto& child : node.value("Plans", nlohmann::json::array())) nodes.push_back(child);
-  }
-  return most;
 }
 
 // A claim must read about :limit rows however long the backlog: the old

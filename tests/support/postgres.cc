@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 
 #include "db/conninfo.h"
+#include "db/session.h"
 #include "support/process.h"
 
 namespace billing::testing {
@@ -140,6 +143,33 @@ long long QueryInt(const std::string& url, const std::string& sql) {
   long long value = 0;
   session << sql, soci::into(value);
   return value;
+}
+
+long long MostRowsInPlan(const std::string& url, const char* query, const std::vector<std::string>& values,
+                         PlanFor plan) {
+  const db::Placeholders p = db::TranslatePlaceholders(query);
+  if (p.names.size() != values.size()) throw std::invalid_argument("MostRowsInPlan: one value per placeholder");
+  soci::session sql(soci::postgresql, db::ToKeyValueConninfo(url));
+  sql << "ANALYZE";
+  sql << (plan == PlanFor::kGeneric ? "SET plan_cache_mode = force_generic_plan"
+                                    : "SET plan_cache_mode = force_custom_plan");
+  sql << "PREPARE most_rows_in_plan AS " + p.text;
+  std::string execute = "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE most_rows_in_plan(";
+  for (std::size_t i = 0; i < values.size(); ++i) execute += (i ? ", '" : "'") + values[i] + "'";
+  execute += ")";
+  std::string plan_text;
+  sql << "BEGIN";
+  sql << execute, soci::into(plan_text);
+  sql << "ROLLBACK";
+  long long most = 0;
+  std::vector<nlohmann::json> nodes{nlohmann::json::parse(plan_text).at(0).at("Plan")};
+  while (!nodes.empty()) {
+    const nlohmann::json node = nodes.back();
+    nodes.pop_back();
+    most = std::max(most, node.value("Actual Rows", 0LL) + node.value("Rows Removed by Filter", 0LL));
+    for (const auto& child : node.value("Plans", nlohmann::json::array())) nodes.push_back(child);
+  }
+  return most;
 }
 
 }  // namespace billing::testing

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 // A PostgreSQL server for tests.
 //
@@ -66,5 +67,16 @@ class TestDatabase {
 void ExecSql(const std::string& url, const std::string& sql);
 // Runs a query returning one BIGINT.
 long long QueryInt(const std::string& url, const std::string& sql);
+
+// The most rows any node of `query`'s plan handled (kept plus filtered
+// out), run once with EXPLAIN ANALYZE and rolled back. `query` is an SQL
+// constant with :name placeholders; `values` are given in the order of the
+// names' first use. Statistics are analysed first; kPerCall plans for these
+// values (as db::Session::Planning::kPerCall runs it), kGeneric makes the
+// plan for any value that kReuse statements keep after five runs. For tests
+// that a claim reads about its limit however long its queue.
+enum class PlanFor { kPerCall, kGeneric };
+long long MostRowsInPlan(const std::string& url, const char* query, const std::vector<std::string>& values,
+                         PlanFor plan = PlanFor::kPerCall);
 
 }  // namespace billing::testing

@@ -37,7 +37,9 @@ inline constexpr char kListNotifications[] =
 // The dispatcher's claim, committed before the send: the oldest due row
 // (skipping rows another claim is committing), its attempt counted, the
 // claimer's token stamped, and next_attempt_at moved to the lease's end so
-// nobody else picks it up meanwhile.
+// nobody else picks it up meanwhile. It reads the queue in the order of its
+// index (migration 0003), so the plan kept for every value reads one entry;
+// with the old index that plan sorted every due row to find the first.
 inline constexpr char kClaimDue[] =
     "UPDATE notifications SET attempts = attempts + 1, claim_token = CAST(:token AS UUID), "
     "next_attempt_at = " BILLING_TS(":lease_until") ", updated_at = " BILLING_TS(":now") " "
