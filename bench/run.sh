@@ -135,7 +135,8 @@ run() {  # run <scenario> <target> [extra billing-bench options]
     "${PSQL[@]}" -d postgres -P pager=off -c "SELECT d.datname AS db, s.calls, round(s.total_exec_time) AS exec_ms,
         round(s.total_plan_time) AS plan_ms, s.rows, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 100) AS statement
       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-      ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT 25" | tee "$STATE/statements-$scenario.txt" | head -n 14
+      ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT 25" >"$STATE/statements-$scenario.txt"
+    head -n 14 "$STATE/statements-$scenario.txt"
   fi
 }
 run health "$INVOICE_ADDR"

@@ -2,6 +2,7 @@
 
 #include <soci/postgresql/soci-postgresql.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -180,14 +181,16 @@ TEST_F(InvoiceStoreTest, IdempotencyKeysAreScopedPerCaller) {
 TEST_F(InvoiceStoreTest, OutboxClaimsReadAboutTheirLimitHoweverLongTheBacklog) {
   manager_.UpsertBooking({.caller = "", .request_id = "u1", .booking = MakeBooking()});
   manager_.CreateInvoice(MakeCreate("c1"));
-  // 3,000 rows due at one instant (one burst), and 3,000 delivery checks of
-  // which only the 10 never checked are due.
+  // 3,000 rows due at one instant (one burst); 2,000 delivery states never
+  // checked (due at once), 990 checked and not due again until tomorrow,
+  // and 10 checked and due.
   ExecSql(db_.url(),
           "INSERT INTO invoice_notifications (invoice_id, purpose, channel, recipient, request, state, "
           "next_attempt_at, next_sync_at, notification_id, created_at) "
           "SELECT invoice_id, purpose, channel, recipient, request, CASE WHEN g <= 3000 THEN 'PENDING' ELSE 'QUEUED' END, "
-          "TIMESTAMPTZ '2026-01-01', CASE WHEN g > 5990 THEN NULL ELSE TIMESTAMPTZ '2036-01-01' END, 'n' || g, "
-          "TIMESTAMPTZ '2026-01-01' FROM invoice_notifications, generate_series(1, 6000) g");
+          "TIMESTAMPTZ '2026-01-01', CASE WHEN g <= 5000 THEN NULL WHEN g <= 5990 THEN now() + INTERVAL '1 day' "
+          "ELSE TIMESTAMPTZ '2026-01-02' END, 'n' || g, TIMESTAMPTZ '2026-01-01' "
+          "FROM invoice_notifications, generate_series(1, 6000) g");
   const std::string now = std::to_string(clock::ToUnixMicros(clock_.Now()));
   const std::string later = std::to_string(clock::ToUnixMicros(clock_.Now()) + 60'000'000);
   constexpr int kLimit = 20;
@@ -196,13 +199,26 @@ TEST_F(InvoiceStoreTest, OutboxClaimsReadAboutTheirLimitHoweverLongTheBacklog) {
             4 * kLimit);
   EXPECT_LE(MostRowsInPlan(db_.url(), storage::sql::kClaimForSync, {later, now, std::to_string(kLimit)}), 4 * kLimit);
 
-  // And the claims still take the oldest due rows first, never-checked
-  // delivery states before the rest.
+  // And the claims still take the oldest due rows first, by id among
+  // equals, and never-checked delivery states before the rest.
   const auto claimed = store_.Claim(clock_.Now(), clock_.Now() + std::chrono::seconds(60), kLimit);
   ASSERT_EQ(claimed.size(), static_cast<std::size_t>(kLimit));
-  for (std::size_t i = 1; i < claimed.size(); ++i) EXPECT_LT(claimed[i - 1].outbox_id, claimed[i].outbox_id);
+  int64_t newest = 0;
+  for (const auto& n : claimed) newest = std::max(newest, n.outbox_id);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_notifications WHERE lease_until IS NOT NULL "
+                                "AND next_attempt_at = TIMESTAMPTZ '2026-01-01'"),
+            kLimit);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_notifications WHERE state = 'PENDING' AND lease_until IS NULL "
+                                "AND next_attempt_at = TIMESTAMPTZ '2026-01-01' AND outbox_id < " +
+                                    std::to_string(newest)),
+            0);
   const auto checks = store_.ClaimForSync(clock_.Now(), clock_.Now() + std::chrono::seconds(60), kLimit);
-  EXPECT_EQ(checks.size(), 10u);
+  ASSERT_EQ(checks.size(), static_cast<std::size_t>(kLimit));
+  newest = 0;
+  for (const auto& n : checks) newest = std::max(newest, n.outbox_id);
+  EXPECT_EQ(QueryInt(db_.url(), "SELECT count(*) FROM invoice_notifications WHERE state = 'QUEUED' "
+                                "AND next_sync_at IS NULL AND outbox_id < " + std::to_string(newest)),
+            0);
 }
 
 }  // namespace

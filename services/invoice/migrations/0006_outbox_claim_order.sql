@@ -10,15 +10,19 @@
 --
 -- Replicas still on the previous version keep working during a rollout:
 -- their claims mean the same, they are only slower until replaced.
--- Migrations run in a transaction, so the builds lock invoice_notifications
+--
+-- Migrations run in a transaction. The builds lock invoice_notifications
 -- against writes (CreateInvoice, receipts) while they run: both took 0.16 s
--- for 185,000 rows of a cached table, about a second per million. Sent rows
--- are never pruned: on a large table, create both indexes by hand first
--- with CREATE INDEX CONCURRENTLY (same names and definitions); IF NOT
--- EXISTS then skips them here.
+-- for 185,000 rows of a cached table, about a second per million. The drops
+-- come last: DROP INDEX locks the table against reads too, until the commit
+-- that follows at once, but it waits for any transaction using the table
+-- first. Sent rows are never pruned: on a large table, create both indexes
+-- by hand first with CREATE INDEX CONCURRENTLY (same names and definitions;
+-- check that pg_index.indisvalid is true, a failed concurrent build leaves
+-- an invalid index behind); IF NOT EXISTS then skips them here.
 CREATE INDEX IF NOT EXISTS invoice_notifications_due_order
   ON invoice_notifications (next_attempt_at, outbox_id) WHERE state = 'PENDING';
-DROP INDEX IF EXISTS invoice_notifications_due;
 CREATE INDEX IF NOT EXISTS invoice_notifications_sync_order
   ON invoice_notifications ((COALESCE(next_sync_at, '-infinity'::TIMESTAMPTZ)), outbox_id) WHERE state = 'QUEUED';
+DROP INDEX IF EXISTS invoice_notifications_due;
 DROP INDEX IF EXISTS invoice_notifications_sync;

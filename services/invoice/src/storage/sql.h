@@ -165,11 +165,11 @@ inline constexpr char kSelectInvoiceSnapshotByToken[] = BILLING_INVOICE_SNAPSHOT
 #undef BILLING_INVOICE_SNAPSHOT
 
 // = ANY(ARRAY(...)) evaluates the locking subquery exactly once, so a
-// claim never takes more than :limit rows. The claims order by the columns
-// of their partial indexes (migration 0006), so the subquery stops after
-// :limit entries, and they are planned per call (Planning::kPerCall): a
-// plan kept from a nearly empty table scanned the whole table for the
-// outer UPDATE once a backlog had grown.
+// claim never takes more than :limit rows. The two outbox claims order by
+// the columns of their partial indexes (migration 0006), so the subquery
+// stops after :limit entries. All four claims are planned per call
+// (Planning::kPerCall): a plan kept from a nearly empty table scanned the
+// whole table for the outer UPDATE once a backlog had grown.
 inline constexpr char kClaimNotifications[] =
     "UPDATE invoice_notifications SET lease_until = " BILLING_TS(":lease_until") ", attempts = attempts + 1 "
     "WHERE outbox_id = ANY(ARRAY(SELECT outbox_id FROM invoice_notifications "
